@@ -1,0 +1,147 @@
+//! One typed `Settings`, read from flags or their `INSIGHTS_*` environment variables.
+//! Secrets never reach Debug output.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use url::Url;
+
+/// A secret string: shown as `<redacted>` in Debug output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() < 16 {
+            return Err("a secret must be at least 16 characters".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Listen address.
+    #[arg(long, env = "INSIGHTS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// sled database directory (created when missing).
+    #[arg(long, env = "INSIGHTS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Absolute base URL clients reach; defaults to http:// + the bound address.
+    #[arg(long, env = "INSIGHTS_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+
+    /// Shared secret for HS256 bearer tokens (at least 16 characters).
+    #[arg(long, env = "INSIGHTS_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<Secret>,
+
+    /// Let callbacks go to loopback and private addresses (tests, on-premises).
+    #[arg(long, env = "INSIGHTS_CALLBACK_ALLOW_PRIVATE", default_value = "false",
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub callback_allow_private: bool,
+
+    /// Delays between delivery attempts, comma-separated (`500ms`, `5s`, `5m`, `2h`).
+    #[arg(long, env = "INSIGHTS_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h",
+          value_parser = parse_schedule)]
+    pub retry_schedule: RetrySchedule,
+
+    /// Timeout of one callback request.
+    #[arg(long, env = "INSIGHTS_DELIVERY_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub delivery_timeout: Duration,
+
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = "INSIGHTS_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+}
+
+/// The delays between delivery attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+/// Parses `500ms`, `5s`, `5m`, `2h` or `1d`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{raw}' needs a unit: ms, s, m, h or d"))?;
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{raw}' does not start with a whole number"))?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("'{raw}' has an unknown unit; use ms, s, m, h or d")),
+    };
+    number
+        .checked_mul(millis)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("'{raw}' is too long"))
+}
+
+pub fn parse_schedule(raw: &str) -> Result<RetrySchedule, String> {
+    if raw.trim().is_empty() {
+        return Ok(RetrySchedule(Vec::new()));
+    }
+    raw.split(',')
+        .map(parse_duration)
+        .collect::<Result<_, _>>()
+        .map(RetrySchedule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        let cases = [
+            ("500ms", Ok(Duration::from_millis(500))),
+            ("5s", Ok(Duration::from_secs(5))),
+            ("5m", Ok(Duration::from_secs(300))),
+            ("2h", Ok(Duration::from_secs(7200))),
+            ("1d", Ok(Duration::from_secs(86400))),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(parse_duration(raw), expected, "{raw}");
+        }
+        for bad in ["", "5", "s", "-5s", "5x", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn the_default_schedule_has_seven_delays() {
+        let schedule = parse_schedule("5s,5m,30m,2h,5h,10h,10h").unwrap();
+        assert_eq!(schedule.0.len(), 7);
+        assert_eq!(schedule.0[6], Duration::from_secs(36_000));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret: Secret = "a-very-long-shared-secret".parse().unwrap();
+        assert_eq!(format!("{secret:?}"), "<redacted>");
+    }
+}

@@ -1,0 +1,218 @@
+//! A flow's callback URL: absolute http(s), and a secret (its query string carries the
+//! signature), so it only ever prints redacted.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CallbackUrl(Url);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackUrlError {
+    #[error("notificationUrl is not an absolute URL")]
+    NotAbsolute,
+    #[error("notificationUrl must use http or https")]
+    Scheme,
+    #[error("notificationUrl must not carry a user name or password")]
+    Credentials,
+    #[error("notificationUrl is longer than 4096 characters")]
+    TooLong,
+}
+
+impl CallbackUrl {
+    pub fn parse(raw: &str) -> Result<Self, CallbackUrlError> {
+        if raw.len() > 4096 {
+            return Err(CallbackUrlError::TooLong);
+        }
+        let url = Url::parse(raw).map_err(|_| CallbackUrlError::NotAbsolute)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(CallbackUrlError::Scheme);
+        }
+        if url.host().is_none() {
+            return Err(CallbackUrlError::NotAbsolute);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(CallbackUrlError::Credentials);
+        }
+        Ok(Self(url))
+    }
+
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The literal IP address of the host, when the URL names one.
+    pub fn literal_ip(&self) -> Option<IpAddr> {
+        match self.0.host()? {
+            Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+            Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+            Host::Domain(_) => None,
+        }
+    }
+
+    pub fn host_str(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
+    }
+
+    pub fn port_or_default(&self) -> u16 {
+        self.0.port_or_known_default().unwrap_or(443)
+    }
+}
+
+impl TryFrom<String> for CallbackUrl {
+    type Error = CallbackUrlError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<CallbackUrl> for String {
+    fn from(url: CallbackUrl) -> Self {
+        url.0.into()
+    }
+}
+
+/// Scheme, host, port and path only: the query string is the flow's signature.
+impl fmt::Display for CallbackUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.0;
+        write!(
+            f,
+            "{}://{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        )?;
+        if let Some(port) = url.port() {
+            write!(f, ":{port}")?;
+        }
+        f.write_str(url.path())?;
+        if url.query().is_some() {
+            f.write_str("?<redacted>")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CallbackUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CallbackUrl({self})")
+    }
+}
+
+/// True for addresses a callback must never reach unless private callbacks are allowed:
+/// loopback, private, link-local, CGNAT, multicast, unspecified, broadcast, documentation,
+/// cloud metadata and their IPv6 counterparts (including IPv4-mapped forms).
+pub fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_non_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_non_public_v4(v4);
+            }
+            is_non_public_v6(v6)
+        }
+    }
+}
+
+fn is_non_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
+        || a >= 240 // reserved
+        || ip == Ipv4Addr::new(192, 0, 0, 192) // Oracle cloud metadata
+}
+
+fn is_non_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (first & 0xffc0) == 0xfec0 // site-local fec0::/10
+        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
+        || ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata over IPv6
+        || ip.to_ipv4().is_some_and(|v4| ip.segments()[..6] == [0; 6] && is_non_public_v4(v4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_refuses_what_is_not_an_absolute_http_url() {
+        let cases = [
+            ("relative/path", CallbackUrlError::NotAbsolute),
+            ("ftp://example.com/x", CallbackUrlError::Scheme),
+            ("javascript:alert(1)", CallbackUrlError::Scheme),
+            (
+                "https://user:pw@example.com/",
+                CallbackUrlError::Credentials,
+            ),
+            ("file:///etc/passwd", CallbackUrlError::Scheme),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(CallbackUrl::parse(raw), Err(expected), "{raw}");
+        }
+    }
+
+    #[test]
+    fn display_hides_the_signature() {
+        let url = CallbackUrl::parse("https://prod.example.com:8443/run?sig=SECRET&sp=x").unwrap();
+        let shown = format!("{url} {url:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("https://prod.example.com:8443/run?<redacted>"));
+    }
+
+    #[test]
+    fn non_public_addresses_are_recognised() {
+        let blocked = [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ];
+        for raw in blocked {
+            assert!(is_non_public(raw.parse().unwrap()), "{raw} must be refused");
+        }
+        for raw in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+        ] {
+            assert!(!is_non_public(raw.parse().unwrap()), "{raw} is public");
+        }
+    }
+}

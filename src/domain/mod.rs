@@ -1,0 +1,22 @@
+//! Pure types and rules of the connector: ids, triggers, subscriptions, catalog items, events,
+//! threshold crossing and callback URLs. Nothing here knows about HTTP, storage or delivery.
+
+pub mod callback_url;
+pub mod catalog;
+pub mod event;
+pub mod ids;
+pub mod instance;
+pub mod report;
+pub mod subscription;
+pub mod threshold;
+pub mod trigger;
+
+pub use callback_url::CallbackUrl;
+pub use catalog::{CatalogItem, CatalogKind, ItemId};
+pub use event::{Event, EventDetails};
+pub use ids::{EventId, InstanceId, SubscriptionId, TenantId};
+pub use instance::{Instance, InstanceName};
+pub use report::{Report, RunKind, RunStatus};
+pub use subscription::{Filter, Subscription};
+pub use threshold::Threshold;
+pub use trigger::TriggerKind;

@@ -1,0 +1,397 @@
+//! The six webhook triggers. Each subscribe answers 201 with an absolute `Location` that
+//! unsubscribes; subscribing twice with the same parameters answers the same subscription.
+
+use actix_web::http::header::LOCATION;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpResponse, Responder};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::error::ErrorBody;
+use super::instances::owned_instance;
+use super::subscriptions::{SubscriptionResponse, unsubscribe_secret};
+use super::{ApiError, AppState, Caller};
+use crate::delivery::guard;
+use crate::domain::{
+    CallbackUrl, CatalogKind, Filter, InstanceId, ItemId, Subscription, SubscriptionId, Threshold,
+    TriggerKind,
+};
+use crate::storage::SubscribeOutcome;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataSourceTriggerRequest {
+    /// The callback URL Power Automate supplies.
+    pub notification_url: String,
+    /// Only refreshes of this data source; absent for any data source.
+    pub data_source_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentTriggerRequest {
+    /// The callback URL Power Automate supplies.
+    pub notification_url: String,
+    /// The segment to watch.
+    pub segment_id: String,
+    /// Fires when the member count goes from at or below this value to above it.
+    pub threshold: f64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeasureTriggerRequest {
+    /// The callback URL Power Automate supplies.
+    pub notification_url: String,
+    /// The business measure to watch.
+    pub measure_id: String,
+    /// Fires when the value goes from at or below this value to above it.
+    pub threshold: f64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunTriggerRequest {
+    /// The callback URL Power Automate supplies.
+    pub notification_url: String,
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    use web::{post, resource};
+    let path = |trigger: TriggerKind| {
+        format!(
+            "/instances/{{instanceId}}/triggers/{}",
+            trigger.path_segment()
+        )
+    };
+    cfg.service(
+        resource(path(TriggerKind::DataSourceRefreshFailed))
+            .route(post().to(on_data_source_refresh_failed)),
+    )
+    .service(
+        resource(path(TriggerKind::DataSourceRefreshSucceeded))
+            .route(post().to(on_data_source_refresh_succeeded)),
+    )
+    .service(
+        resource(path(TriggerKind::SegmentThresholdCrossed))
+            .route(post().to(on_segment_threshold_crossed)),
+    )
+    .service(
+        resource(path(TriggerKind::MeasureThresholdCrossed))
+            .route(post().to(on_measure_threshold_crossed)),
+    )
+    .service(
+        resource(path(TriggerKind::FullRefreshCompleted))
+            .route(post().to(on_full_refresh_completed)),
+    )
+    .service(
+        resource(path(TriggerKind::UnificationCompleted))
+            .route(post().to(on_unification_completed)),
+    );
+}
+
+fn item_id(raw: &str, field: &str) -> Result<ItemId, ApiError> {
+    ItemId::parse(raw).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{field} must be 1 to 200 characters without '/' or surrounding spaces."
+        ))
+    })
+}
+
+fn threshold_filter(
+    kind: CatalogKind,
+    raw_id: &str,
+    field: &str,
+    threshold: f64,
+) -> Result<Filter, ApiError> {
+    Ok(Filter::Threshold {
+        kind,
+        item_id: item_id(raw_id, field)?,
+        threshold: Threshold::new(threshold)
+            .ok_or_else(|| ApiError::invalid("threshold must be a finite number."))?,
+    })
+}
+
+/// The work shared by every trigger: check the instance, the callback URL and the filter,
+/// store (or find) the subscription, and answer 201 with its `Location`.
+async fn subscribe(
+    state: &AppState,
+    caller: Caller,
+    instance: InstanceId,
+    trigger: TriggerKind,
+    notification_url: &str,
+    filter: Filter,
+) -> Result<HttpResponse, ApiError> {
+    let instance = owned_instance(&state.store, &caller.tenant, instance)?;
+    let callback = CallbackUrl::parse(notification_url).map_err(|err| ApiError::Invalid {
+        code: "invalid_notification_url",
+        message: format!("{err}."),
+    })?;
+    guard::check(&callback, state.allow_private_callbacks)
+        .await
+        .map_err(|err| ApiError::Invalid {
+            code: "notification_url_not_allowed",
+            message: format!("{err}."),
+        })?;
+    let candidate = Subscription {
+        id: SubscriptionId::new(),
+        tenant: caller.tenant,
+        instance_id: instance.id,
+        trigger,
+        filter,
+        callback,
+        created_at: Utc::now(),
+        baseline: None,
+    };
+    let missing = candidate.filter.item().map(|(kind, _)| kind.noun());
+    let subscription = match state.store.subscribe(candidate)? {
+        SubscribeOutcome::Created(sub) => {
+            state.store.flush().await?;
+            tracing::info!(subscription_id = %sub.id, trigger = sub.trigger.event_type(), "subscribed");
+            sub
+        }
+        SubscribeOutcome::Existing(sub) => sub,
+        SubscribeOutcome::UnknownItem => {
+            return Err(ApiError::NotFound(missing.unwrap_or("catalog item")));
+        }
+    };
+    let secret = unsubscribe_secret(&state.unsubscribe_key, subscription.id);
+    let location = state.absolute_url(&format!(
+        "/api/v1/subscriptions/{}?secret={secret}",
+        subscription.id
+    ));
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, location))
+        .json(SubscriptionResponse::from(subscription)))
+}
+
+/// When a data source refresh fails
+///
+/// Runs the flow each time a refresh of a data source (or of any data source) fails.
+#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/data-source-refresh-failed",
+    operation_id = "OnDataSourceRefreshFailed", tag = "Triggers",
+    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+    request_body = DataSourceTriggerRequest,
+    responses(
+        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
+            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
+        (status = 401, description = "No or bad credentials.", body = ErrorBody),
+        (status = 404, description = "No such instance or data source.", body = ErrorBody),
+        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn on_data_source_refresh_failed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstanceId>,
+    body: web::Json<DataSourceTriggerRequest>,
+) -> Result<impl Responder, ApiError> {
+    data_source_trigger(
+        &state,
+        caller,
+        path.into_inner(),
+        TriggerKind::DataSourceRefreshFailed,
+        body.into_inner(),
+    )
+    .await
+}
+
+/// When a data source refresh succeeds
+///
+/// Runs the flow each time a refresh of a data source (or of any data source) succeeds.
+#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/data-source-refresh-succeeded",
+    operation_id = "OnDataSourceRefreshSucceeded", tag = "Triggers",
+    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+    request_body = DataSourceTriggerRequest,
+    responses(
+        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
+            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
+        (status = 401, description = "No or bad credentials.", body = ErrorBody),
+        (status = 404, description = "No such instance or data source.", body = ErrorBody),
+        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn on_data_source_refresh_succeeded(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstanceId>,
+    body: web::Json<DataSourceTriggerRequest>,
+) -> Result<impl Responder, ApiError> {
+    data_source_trigger(
+        &state,
+        caller,
+        path.into_inner(),
+        TriggerKind::DataSourceRefreshSucceeded,
+        body.into_inner(),
+    )
+    .await
+}
+
+async fn data_source_trigger(
+    state: &AppState,
+    caller: Caller,
+    instance: InstanceId,
+    trigger: TriggerKind,
+    body: DataSourceTriggerRequest,
+) -> Result<HttpResponse, ApiError> {
+    let filter = match body.data_source_id.as_deref() {
+        None | Some("") => Filter::None,
+        Some(raw) => Filter::DataSource {
+            data_source_id: item_id(raw, "dataSourceId")?,
+        },
+    };
+    subscribe(
+        state,
+        caller,
+        instance,
+        trigger,
+        &body.notification_url,
+        filter,
+    )
+    .await
+}
+
+/// When a segment crosses a threshold
+///
+/// Runs the flow when a segment's member count rises from at or below the threshold to above it.
+#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/segment-threshold-crossed",
+    operation_id = "OnSegmentThresholdCrossed", tag = "Triggers",
+    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+    request_body = SegmentTriggerRequest,
+    responses(
+        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
+            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
+        (status = 401, description = "No or bad credentials.", body = ErrorBody),
+        (status = 404, description = "No such instance or segment.", body = ErrorBody),
+        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn on_segment_threshold_crossed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstanceId>,
+    body: web::Json<SegmentTriggerRequest>,
+) -> Result<impl Responder, ApiError> {
+    let filter = threshold_filter(
+        CatalogKind::Segment,
+        &body.segment_id,
+        "segmentId",
+        body.threshold,
+    )?;
+    let trigger = TriggerKind::SegmentThresholdCrossed;
+    subscribe(
+        &state,
+        caller,
+        path.into_inner(),
+        trigger,
+        &body.notification_url,
+        filter,
+    )
+    .await
+}
+
+/// When a business measure crosses a threshold
+///
+/// Runs the flow when a measure's value rises from at or below the threshold to above it.
+#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/measure-threshold-crossed",
+    operation_id = "OnMeasureThresholdCrossed", tag = "Triggers",
+    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+    request_body = MeasureTriggerRequest,
+    responses(
+        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
+            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
+        (status = 401, description = "No or bad credentials.", body = ErrorBody),
+        (status = 404, description = "No such instance or measure.", body = ErrorBody),
+        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn on_measure_threshold_crossed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstanceId>,
+    body: web::Json<MeasureTriggerRequest>,
+) -> Result<impl Responder, ApiError> {
+    let filter = threshold_filter(
+        CatalogKind::Measure,
+        &body.measure_id,
+        "measureId",
+        body.threshold,
+    )?;
+    let trigger = TriggerKind::MeasureThresholdCrossed;
+    subscribe(
+        &state,
+        caller,
+        path.into_inner(),
+        trigger,
+        &body.notification_url,
+        filter,
+    )
+    .await
+}
+
+/// When a full refresh is completed
+///
+/// Runs the flow each time a full refresh of the instance completes, successfully or not.
+#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/full-refresh-completed",
+    operation_id = "OnFullRefreshCompleted", tag = "Triggers",
+    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+    request_body = RunTriggerRequest,
+    responses(
+        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
+            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
+        (status = 401, description = "No or bad credentials.", body = ErrorBody),
+        (status = 404, description = "No such instance.", body = ErrorBody),
+        (status = 422, description = "The callback URL is not valid.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn on_full_refresh_completed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstanceId>,
+    body: web::Json<RunTriggerRequest>,
+) -> Result<impl Responder, ApiError> {
+    let trigger = TriggerKind::FullRefreshCompleted;
+    subscribe(
+        &state,
+        caller,
+        path.into_inner(),
+        trigger,
+        &body.notification_url,
+        Filter::None,
+    )
+    .await
+}
+
+/// When unification is completed
+///
+/// Runs the flow each time unification of the instance's customer data completes.
+#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/unification-completed",
+    operation_id = "OnUnificationCompleted", tag = "Triggers",
+    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+    request_body = RunTriggerRequest,
+    responses(
+        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
+            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
+        (status = 401, description = "No or bad credentials.", body = ErrorBody),
+        (status = 404, description = "No such instance.", body = ErrorBody),
+        (status = 422, description = "The callback URL is not valid.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn on_unification_completed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstanceId>,
+    body: web::Json<RunTriggerRequest>,
+) -> Result<impl Responder, ApiError> {
+    let trigger = TriggerKind::UnificationCompleted;
+    subscribe(
+        &state,
+        caller,
+        path.into_inner(),
+        trigger,
+        &body.notification_url,
+        Filter::None,
+    )
+    .await
+}

@@ -1,0 +1,19 @@
+//! insights-connector: the backend of a Power Platform custom connector. Flows subscribe to
+//! triggers; data platforms report what happened; matching events are POSTed to the flows'
+//! callback URLs.
+//!
+//! - [`domain`]: pure types and rules (triggers, subscriptions, threshold crossing, events).
+//! - [`storage`]: the sled database, the only module that imports sled.
+//! - [`delivery`]: callbacks over HTTP, the only module that imports reqwest.
+//! - [`http`]: the actix surface: handlers, wire types, auth, errors.
+//! - [`openapi`]: the OpenAPI document built from the handlers' annotations.
+//! - [`config`], [`startup`], [`telemetry`]: settings, wiring, logs.
+
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod http;
+pub mod openapi;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

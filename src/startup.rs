@@ -1,0 +1,115 @@
+//! `Application::build` binds the listener first (so tests can use port 0), opens storage and
+//! wires the HTTP server; `run_until_stopped` serves until SIGTERM or Ctrl-C, lets in-flight
+//! requests finish, then flushes storage.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use url::Url;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Settings;
+use crate::delivery::{DeliverySettings, Dispatcher};
+use crate::http::{self, AppState, Authenticator};
+use crate::openapi::ApiDoc;
+use crate::storage::Store;
+
+/// How long shutdown waits for requests and deliveries in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let local = listener.local_addr()?;
+        let public_url = match &settings.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{local}"))?,
+        };
+        let store = Arc::new(Store::open(&settings.data_dir)?);
+        let dispatcher = Arc::new(Dispatcher::new(
+            DeliverySettings {
+                retry_schedule: settings.retry_schedule.0.clone(),
+                request_timeout: settings.delivery_timeout,
+                connect_timeout: Duration::from_secs(5).min(settings.delivery_timeout),
+                max_in_flight: 256,
+            },
+            Arc::clone(&store),
+        )?);
+        let state = web::Data::new(AppState {
+            unsubscribe_key: store.unsubscribe_key()?,
+            store,
+            dispatcher,
+            auth: Authenticator::new(
+                settings
+                    .jwt_hs256_secret
+                    .as_ref()
+                    .map(|s| s.expose().as_bytes()),
+            ),
+            public_url,
+            allow_private_callbacks: settings.callback_allow_private,
+        });
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(http::json_errors())
+                .wrap_fn(|req, srv| {
+                    // Log the route pattern, never the raw path or query: both can carry
+                    // secrets (unsubscribe secrets, ids).
+                    let method = req.method().clone();
+                    let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".into());
+                    let started = Instant::now();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        tracing::info!(%method, %route, status = res.status().as_u16(),
+                            elapsed_ms = started.elapsed().as_millis() as u64, "request");
+                        Ok(res)
+                    }
+                })
+                .configure(http::configure)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(address = %local, "listening");
+        Ok(Self {
+            port: local.port(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from elsewhere (tests).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped; then finishes deliveries in flight and flushes storage.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
+        self.state.store.flush().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
