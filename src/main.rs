@@ -1,7 +1,9 @@
 //! The `insights-connector` command: parse the command line, start logging, run.
 
 use clap::{Parser, Subcommand};
-use insights_connector::config::Settings;
+use insights_connector::config::{Secret, Settings, parse_duration};
+use insights_connector::domain::TenantId;
+use insights_connector::http::auth::mint_hs256;
 use insights_connector::startup::Application;
 use insights_connector::telemetry;
 
@@ -16,6 +18,26 @@ struct Cli {
 enum Command {
     /// Run the HTTP service.
     Serve(Settings),
+    /// Print an HS256 bearer token signed with INSIGHTS_JWT_HS256_SECRET (local use and tests).
+    Token(TokenArgs),
+}
+
+#[derive(clap::Args)]
+struct TokenArgs {
+    /// The tenant (`tid` claim).
+    #[arg(long)]
+    tenant: String,
+    /// The caller (`sub` claim).
+    #[arg(long, default_value = "local-user")]
+    subject: String,
+    /// A role to grant, such as `platform` for the report API; repeatable.
+    #[arg(long)]
+    role: Vec<String>,
+    /// How long the token is valid (`30m`, `12h`).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    ttl: std::time::Duration,
+    #[arg(long, env = "INSIGHTS_JWT_HS256_SECRET", hide_env_values = true)]
+    secret: Secret,
 }
 
 #[tokio::main]
@@ -24,6 +46,7 @@ async fn main() -> std::process::ExitCode {
     telemetry::init();
     let result = match cli.command {
         Command::Serve(settings) => serve(settings).await,
+        Command::Token(args) => token(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -39,4 +62,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!("INSIGHTS_JWT_HS256_SECRET is not set: every API call will answer 401");
     }
     Application::build(&settings)?.run_until_stopped().await
+}
+
+fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    let tenant = TenantId::parse(&args.tenant)
+        .ok_or_else(|| anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces"))?;
+    let token = mint_hs256(
+        args.secret.expose().as_bytes(),
+        &tenant,
+        &args.subject,
+        &args.role,
+        args.ttl,
+    )?;
+    println!("{token}");
+    Ok(())
 }

@@ -44,7 +44,14 @@ mod tests {
     use proptest::prelude::*;
 
     /// (baseline, values, threshold, indexes of values that must fire, why)
-    const CASES: &[(Option<f64>, &[f64], f64, &[usize], &str)] = &[
+    type Case = (
+        Option<f64>,
+        &'static [f64],
+        f64,
+        &'static [usize],
+        &'static str,
+    );
+    const CASES: &[Case] = &[
         (
             Some(5.0),
             &[8.0, 12.0, 15.0, 10.0, 11.0],

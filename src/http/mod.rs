@@ -80,6 +80,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
+/// Parses a catalog item id from a request field, naming the field when it is not valid.
+pub(crate) fn parse_item_id(raw: &str, field: &str) -> Result<crate::domain::ItemId, ApiError> {
+    crate::domain::ItemId::parse(raw).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{field} must be 1 to 200 characters without '/' or surrounding spaces."
+        ))
+    })
+}
+
 /// The middleware that gives actix's own error answers the JSON error body.
 pub fn json_errors<B: actix_web::body::MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(error::jsonify_error)

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::PLATFORM_ROLE;
+use super::auth::Platform;
 use super::error::ErrorBody;
 use super::instances::owned_instance;
-use super::{ApiError, AppState, Caller};
+use super::{ApiError, AppState, Caller, parse_item_id};
 use crate::domain::report::{RefreshReport, RunReport};
-use crate::domain::{InstanceId, ItemId, Report, RunKind, RunStatus};
+use crate::domain::{InstanceId, Report, RunKind, RunStatus};
 use crate::storage::IdempotencyKey;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -149,14 +149,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
-fn item_id(raw: &str, field: &str) -> Result<ItemId, ApiError> {
-    ItemId::parse(raw).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "{field} must be 1 to 200 characters without '/' or surrounding spaces."
-        ))
-    })
-}
-
 fn check_times(
     started: Option<DateTime<Utc>>,
     finished: Option<DateTime<Utc>>,
@@ -183,7 +175,6 @@ async fn accept(
     route: &'static str,
     report: Report,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_role(PLATFORM_ROLE)?;
     let instance = owned_instance(&state.store, &caller.tenant, instance)?;
     let key = match req.headers().get(IDEMPOTENCY_KEY) {
         None => None,
@@ -234,14 +225,14 @@ async fn accept(
 pub async fn report_data_source_refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Caller,
+    Platform(caller): Platform,
     path: web::Path<InstanceId>,
     body: web::Json<DataSourceRefreshReport>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check_times(body.started_at, body.finished_at)?;
     let report = Report::DataSourceRefresh(RefreshReport {
-        data_source_id: item_id(&body.data_source_id, "dataSourceId")?,
+        data_source_id: parse_item_id(&body.data_source_id, "dataSourceId")?,
         data_source_name: body.data_source_name,
         refresh_id: body.refresh_id,
         status: body.status.into(),
@@ -282,13 +273,13 @@ pub async fn report_data_source_refresh(
 pub async fn report_segment_size(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Caller,
+    Platform(caller): Platform,
     path: web::Path<InstanceId>,
     body: web::Json<SegmentSizeReport>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let report = Report::SegmentSize {
-        segment_id: item_id(&body.segment_id, "segmentId")?,
+        segment_id: parse_item_id(&body.segment_id, "segmentId")?,
         segment_name: body.segment_name,
         member_count: body.member_count,
     };
@@ -323,7 +314,7 @@ pub async fn report_segment_size(
 pub async fn report_measure_value(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Caller,
+    Platform(caller): Platform,
     path: web::Path<InstanceId>,
     body: web::Json<MeasureValueReport>,
 ) -> Result<HttpResponse, ApiError> {
@@ -332,7 +323,7 @@ pub async fn report_measure_value(
         return Err(ApiError::invalid("value must be a finite number."));
     }
     let report = Report::MeasureValue {
-        measure_id: item_id(&body.measure_id, "measureId")?,
+        measure_id: parse_item_id(&body.measure_id, "measureId")?,
         measure_name: body.measure_name,
         value: body.value,
     };
@@ -367,7 +358,7 @@ pub async fn report_measure_value(
 pub async fn report_unification(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Caller,
+    Platform(caller): Platform,
     path: web::Path<InstanceId>,
     body: web::Json<UnificationReport>,
 ) -> Result<HttpResponse, ApiError> {
@@ -415,7 +406,7 @@ pub async fn report_unification(
 pub async fn report_full_refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: Caller,
+    Platform(caller): Platform,
     path: web::Path<InstanceId>,
     body: web::Json<FullRefreshReport>,
 ) -> Result<HttpResponse, ApiError> {

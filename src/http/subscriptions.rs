@@ -93,19 +93,23 @@ pub struct SubscriptionList {
 
 /// The secret of a subscription's `Location` URL: an HMAC of its id under the database's key,
 /// so it needs no storage, cannot be guessed, and is the same for an idempotent re-subscribe.
-pub fn unsubscribe_secret(key: &[u8], id: SubscriptionId) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(id.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+pub fn unsubscribe_secret(key: &[u8], id: SubscriptionId) -> Result<String, ApiError> {
+    let mac = secret_mac(key, id).map_err(|err| ApiError::Internal(anyhow::anyhow!(err)))?;
+    Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
 
+/// Compares in constant time.
 fn secret_matches(key: &[u8], id: SubscriptionId, candidate: &str) -> bool {
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(candidate) else {
+    let (Ok(bytes), Ok(mac)) = (URL_SAFE_NO_PAD.decode(candidate), secret_mac(key, id)) else {
         return false;
     };
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(id.as_bytes());
     mac.verify_slice(&bytes).is_ok()
+}
+
+fn secret_mac(key: &[u8], id: SubscriptionId) -> Result<Hmac<Sha256>, hmac::digest::InvalidLength> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)?;
+    mac.update(id.as_bytes());
+    Ok(mac)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 use super::error::ErrorBody;
 use super::instances::owned_instance;
 use super::subscriptions::{SubscriptionResponse, unsubscribe_secret};
-use super::{ApiError, AppState, Caller};
+use super::{ApiError, AppState, Caller, parse_item_id};
 use crate::delivery::guard;
 use crate::domain::{
-    CallbackUrl, CatalogKind, Filter, InstanceId, ItemId, Subscription, SubscriptionId, Threshold,
+    CallbackUrl, CatalogKind, Filter, InstanceId, Subscription, SubscriptionId, Threshold,
     TriggerKind,
 };
 use crate::storage::SubscribeOutcome;
@@ -91,14 +91,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
-fn item_id(raw: &str, field: &str) -> Result<ItemId, ApiError> {
-    ItemId::parse(raw).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "{field} must be 1 to 200 characters without '/' or surrounding spaces."
-        ))
-    })
-}
-
 fn threshold_filter(
     kind: CatalogKind,
     raw_id: &str,
@@ -107,7 +99,7 @@ fn threshold_filter(
 ) -> Result<Filter, ApiError> {
     Ok(Filter::Threshold {
         kind,
-        item_id: item_id(raw_id, field)?,
+        item_id: parse_item_id(raw_id, field)?,
         threshold: Threshold::new(threshold)
             .ok_or_else(|| ApiError::invalid("threshold must be a finite number."))?,
     })
@@ -156,7 +148,7 @@ async fn subscribe(
             return Err(ApiError::NotFound(missing.unwrap_or("catalog item")));
         }
     };
-    let secret = unsubscribe_secret(&state.unsubscribe_key, subscription.id);
+    let secret = unsubscribe_secret(&state.unsubscribe_key, subscription.id)?;
     let location = state.absolute_url(&format!(
         "/api/v1/subscriptions/{}?secret={secret}",
         subscription.id
@@ -238,7 +230,7 @@ async fn data_source_trigger(
     let filter = match body.data_source_id.as_deref() {
         None | Some("") => Filter::None,
         Some(raw) => Filter::DataSource {
-            data_source_id: item_id(raw, "dataSourceId")?,
+            data_source_id: parse_item_id(raw, "dataSourceId")?,
         },
     };
     subscribe(

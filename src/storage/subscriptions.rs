@@ -60,10 +60,10 @@ impl Store {
     pub fn subscribe(&self, mut candidate: Subscription) -> Result<SubscribeOutcome> {
         let _guard = self.lock();
         let dedup = dedup_key(&candidate);
-        if let Some(id) = self.tree(T::DedupkeySubscriptionid).get(&dedup)? {
-            if let Some(existing) = self.get_json(T::SubscriptionidSubscription, &id)? {
-                return Ok(SubscribeOutcome::Existing(existing));
-            }
+        if let Some(id) = self.tree(T::DedupkeySubscriptionid).get(&dedup)?
+            && let Some(existing) = self.get_json(T::SubscriptionidSubscription, &id)?
+        {
+            return Ok(SubscribeOutcome::Existing(existing));
         }
         if let Some((kind, item_id)) = candidate.filter.item() {
             match self.catalog_item(candidate.instance_id, kind, item_id)? {

@@ -1,0 +1,300 @@
+//! `spawn_app()`: a server with its own temp data dir on port 0, tokens for two tenants, and
+//! a callback receiver that forwards what it receives into a channel.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use insights_connector::config::{Settings, parse_duration, parse_schedule};
+use insights_connector::startup::Application;
+use jsonwebtoken::{EncodingKey, Header, encode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+
+pub const SECRET: &str = "test-secret-that-is-long-enough";
+pub const TENANT: &str = "tenant-a";
+pub const OTHER_TENANT: &str = "tenant-b";
+
+/// A bearer token for `tenant`, optionally with the platform role.
+pub fn token(tenant: &str, platform: bool) -> String {
+    let roles: Vec<&str> = if platform { vec!["platform"] } else { vec![] };
+    let claims = json!({
+        "tid": tenant,
+        "oid": format!("user-of-{tenant}"),
+        "roles": roles,
+        "exp": chrono::Utc::now().timestamp() + 3600,
+    });
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: Value,
+    pub webhook_id: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// An HTTP server on 127.0.0.1:0 that records every POST and answers with the statuses queued
+/// in `script` (202 once the script is used up).
+pub struct Receiver {
+    pub url: String,
+    rx: mpsc::UnboundedReceiver<Received>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+    handle: ServerHandle,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
+        let (tx, shared_script) = (web::Data::new(tx), web::Data::new(Arc::clone(&script)));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(tx.clone())
+                .app_data(shared_script.clone())
+                .default_service(web::to(record))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            rx,
+            script,
+            handle,
+        }
+    }
+
+    /// A callback URL on this receiver, with a query string like a signed flow URL.
+    pub fn callback(&self, name: &str) -> String {
+        format!("{}/flows/{name}/run?api-version=1&sig=SIG-{name}", self.url)
+    }
+
+    /// Queues statuses for the next requests.
+    pub fn answer_with(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses);
+    }
+
+    /// The next request, failing the test after 10 s.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
+            .await
+            .expect("no callback arrived within 10 s")
+            .expect("receiver closed")
+    }
+
+    /// Asserts that nothing more arrives within a short grace period.
+    pub async fn expect_nothing_more(&mut self) {
+        if let Ok(Some(extra)) =
+            tokio::time::timeout(Duration::from_millis(400), self.rx.recv()).await
+        {
+            panic!("unexpected callback: {extra:?}");
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
+    }
+}
+
+async fn record(
+    req: HttpRequest,
+    body: web::Bytes,
+    tx: web::Data<mpsc::UnboundedSender<Received>>,
+    script: web::Data<Arc<Mutex<VecDeque<u16>>>>,
+) -> HttpResponse {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let received = Received {
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        webhook_id: header("webhook-id"),
+        content_type: header("content-type"),
+    };
+    let _ = tx.send(received);
+    let status = script.lock().unwrap().pop_front().unwrap_or(202);
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+}
+
+/// Builds a `TestApp`; variants set options here instead of new spawn functions.
+pub struct TestAppBuilder {
+    data_dir: Option<Arc<TempDir>>,
+    retry_schedule: String,
+    allow_private_callbacks: bool,
+}
+
+pub fn spawn_app_builder() -> TestAppBuilder {
+    TestAppBuilder {
+        data_dir: None,
+        retry_schedule: "20ms,20ms,20ms".into(),
+        allow_private_callbacks: true,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_builder().spawn().await
+}
+
+impl TestAppBuilder {
+    /// Reuse the data dir of an earlier (stopped) app.
+    pub fn data_dir(mut self, dir: Arc<TempDir>) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
+    /// The receiver listens on loopback, so tests allow private callbacks unless told not to.
+    pub fn allow_private_callbacks(mut self, allow: bool) -> Self {
+        self.allow_private_callbacks = allow;
+        self
+    }
+
+    pub fn retry_schedule(mut self, schedule: &str) -> Self {
+        self.retry_schedule = schedule.into();
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let data_dir = self
+            .data_dir
+            .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let settings = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_path_buf(),
+            public_url: None,
+            jwt_hs256_secret: Some(SECRET.parse().unwrap()),
+            callback_allow_private: self.allow_private_callbacks,
+            retry_schedule: parse_schedule(&self.retry_schedule).unwrap(),
+            delivery_timeout: parse_duration("2s").unwrap(),
+            workers: 2,
+        };
+        let app = Application::build(&settings).expect("the app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            token: token(TENANT, false),
+            platform_token: token(TENANT, true),
+            data_dir,
+            handle,
+            task: Some(task),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A flow maker of `TENANT`.
+    pub token: String,
+    /// A data platform of `TENANT`.
+    pub platform_token: String,
+    pub data_dir: Arc<TempDir>,
+    handle: ServerHandle,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and waits until storage is closed.
+    pub async fn stop(mut self) -> Arc<TempDir> {
+        self.handle.stop(true).await;
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        Arc::clone(&self.data_dir)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post_as(&self.token, path, body).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an instance and returns its id.
+    pub async fn create_instance(&self, name: &str) -> String {
+        let response = self
+            .post("/api/v1/instances", &json!({ "name": name }))
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Subscribes to `trigger` and returns the answer's body and `Location`.
+    pub async fn subscribe(&self, instance: &str, trigger: &str, body: &Value) -> (Value, String) {
+        let path = format!("/api/v1/instances/{instance}/triggers/{trigger}");
+        let response = self.post(&path, body).await;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "subscribe failed: {body}");
+        (body, location.expect("a Location header"))
+    }
+
+    /// Sends a report as the data platform and returns the event ids.
+    pub async fn report(&self, instance: &str, kind: &str, body: &Value) -> Vec<String> {
+        let path = format!("/api/v1/instances/{instance}/reports/{kind}");
+        let response = self.post_as(&self.platform_token, &path, body).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 202, "report failed: {body}");
+        body["eventIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    }
+}
