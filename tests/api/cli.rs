@@ -31,7 +31,8 @@ fn wait_until_listening(child: &mut Child) {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(20)).expect("the server never listened");
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("the server never listened");
 }
 
 /// Waits for the child to exit; panics after 20 s.
@@ -54,8 +55,14 @@ fn a_held_data_dir_is_a_clear_error_and_sigterm_stops_cleanly() {
 
     let second = serve(dir.path()).output().unwrap();
     let message = String::from_utf8_lossy(&second.stderr);
-    assert!(!second.status.success(), "a second server on the same dir must fail");
-    assert!(message.contains("in use by another process"), "unclear message: {message}");
+    assert!(
+        !second.status.success(),
+        "a second server on the same dir must fail"
+    );
+    assert!(
+        message.contains("in use by another process"),
+        "unclear message: {message}"
+    );
     assert!(!message.contains("panicked"), "{message}");
 
     let killed = Command::new("kill")
@@ -63,5 +70,8 @@ fn a_held_data_dir_is_a_clear_error_and_sigterm_stops_cleanly() {
         .status()
         .unwrap();
     assert!(killed.success());
-    assert!(wait_for_exit(&mut first).success(), "SIGTERM must stop the server cleanly");
+    assert!(
+        wait_for_exit(&mut first).success(),
+        "SIGTERM must stop the server cleanly"
+    );
 }
