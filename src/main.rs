@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use insights_connector::config::{Secret, Settings, parse_duration};
 use insights_connector::domain::TenantId;
 use insights_connector::http::auth::mint_hs256;
-use insights_connector::startup::Application;
+use insights_connector::startup::{self, Application};
 use insights_connector::telemetry;
 
 #[derive(Parser)]
@@ -61,7 +61,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.jwt_hs256_secret.is_none() {
         tracing::warn!("INSIGHTS_JWT_HS256_SECRET is not set: every API call will answer 401");
     }
-    Application::build(&settings)?.run_until_stopped().await
+    let shutdown = startup::shutdown_signal()?;
+    Application::build(&settings)?.run_until(shutdown).await
 }
 
 fn token(args: &TokenArgs) -> anyhow::Result<()> {

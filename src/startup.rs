@@ -82,7 +82,10 @@ impl Application {
                 .configure(http::configure)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         })
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        // Signals are ours (see `shutdown_signal`): registered before the first log line, so a
+        // SIGTERM right after start still stops the server gracefully.
+        .disable_signals();
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
@@ -104,12 +107,43 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; then finishes deliveries in flight and flushes storage.
+    /// Serves until stopped through `handle()`; then finishes deliveries in flight and
+    /// flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` completes or the server is stopped; requests in flight finish,
+    /// deliveries in flight get a grace period, and storage is flushed.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let stopper = tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            handle.stop(true).await;
+        });
         self.server.await?;
+        stopper.abort();
         self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
         self.state.store.flush().await?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
+/// not when the future is first polled.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }
