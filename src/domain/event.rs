@@ -1,10 +1,11 @@
-//! Events and the flat JSON payload each subscription receives for one.
+//! Events, and the flat JSON payload each subscription receives for one.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::report::{RunKind, RunStatus, duration_seconds};
 use super::{CatalogKind, EventId, InstanceId, ItemId, Subscription, TriggerKind};
@@ -55,31 +56,175 @@ pub enum EventDetails {
     },
 }
 
-fn time(value: Option<DateTime<Utc>>) -> Value {
-    value.map_or(Value::Null, |t| {
-        Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
-    })
+/// Declares a callback payload: the five fields every event carries, then its own. The structs
+/// are serialized as they are, and their `ToSchema` is the trigger's `x-ms-notification-content`,
+/// so the documented payload and the delivered one cannot drift apart.
+macro_rules! payload {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            /// Identifies the event: the same on every attempt and for every flow it reaches.
+            pub event_id: Uuid,
+            /// What happened, for example DataSourceRefreshFailed.
+            pub event_type: String,
+            /// When the service recorded the event (RFC 3339).
+            pub occurred_at: DateTime<Utc>,
+            /// The instance the event happened in.
+            pub instance_id: Uuid,
+            /// The trigger subscription this notification is for.
+            pub subscription_id: Uuid,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+    };
 }
 
-/// Segment member counts are whole numbers and read best as integers.
-fn count_or_number(kind: CatalogKind, value: f64) -> Value {
-    if kind == CatalogKind::Segment && value.fract() == 0.0 && value.abs() < 9.0e15 {
-        json!(value as i64)
-    } else {
-        json!(value)
+payload!(
+    /// What a flow receives when a data source refresh fails.
+    DataSourceRefreshFailedPayload {
+        /// The data source that was refreshed.
+        data_source_id: String,
+        /// The data source's display name.
+        data_source_name: String,
+        /// The platform's id of the refresh.
+        refresh_id: String,
+        /// How the refresh ended: failed.
+        status: String,
+        /// When the refresh started, if known.
+        started_at: Option<DateTime<Utc>>,
+        /// When the refresh ended, if known.
+        finished_at: Option<DateTime<Utc>>,
+        /// How long the refresh took, in seconds, when start and end are known.
+        duration_seconds: Option<f64>,
+        /// The error code the platform reported.
+        error_code: Option<String>,
+        /// The error message the platform reported.
+        error_message: Option<String>,
     }
+);
+
+payload!(
+    /// What a flow receives when a data source refresh succeeds.
+    DataSourceRefreshSucceededPayload {
+        /// The data source that was refreshed.
+        data_source_id: String,
+        /// The data source's display name.
+        data_source_name: String,
+        /// The platform's id of the refresh.
+        refresh_id: String,
+        /// How the refresh ended: succeeded.
+        status: String,
+        /// When the refresh started, if known.
+        started_at: Option<DateTime<Utc>>,
+        /// When the refresh ended, if known.
+        finished_at: Option<DateTime<Utc>>,
+        /// How long the refresh took, in seconds, when start and end are known.
+        duration_seconds: Option<f64>,
+        /// Rows ingested, if the platform reported them.
+        row_count: Option<u64>,
+    }
+);
+
+payload!(
+    /// What a flow receives when a segment's member count crosses its threshold upwards.
+    SegmentThresholdCrossedPayload {
+        /// The segment that crossed the threshold.
+        segment_id: String,
+        /// The segment's display name.
+        segment_name: String,
+        /// The threshold of this flow's trigger.
+        threshold: f64,
+        /// The member count before, at or below the threshold.
+        previous_member_count: u64,
+        /// The member count now, above the threshold.
+        member_count: u64,
+    }
+);
+
+payload!(
+    /// What a flow receives when a business measure crosses its threshold upwards.
+    MeasureThresholdCrossedPayload {
+        /// The measure that crossed the threshold.
+        measure_id: String,
+        /// The measure's display name.
+        measure_name: String,
+        /// The threshold of this flow's trigger.
+        threshold: f64,
+        /// The value before, at or below the threshold.
+        previous_value: f64,
+        /// The value now, above the threshold.
+        value: f64,
+    }
+);
+
+payload!(
+    /// What a flow receives when a full refresh completes.
+    FullRefreshCompletedPayload {
+        /// The platform's id of the run.
+        run_id: String,
+        /// How the run ended: succeeded or failed.
+        status: String,
+        /// When the run started, if known.
+        started_at: Option<DateTime<Utc>>,
+        /// When the run ended, if known.
+        finished_at: Option<DateTime<Utc>>,
+        /// How long the run took, in seconds, when start and end are known.
+        duration_seconds: Option<f64>,
+        /// Data sources refreshed.
+        data_source_count: Option<u64>,
+        /// Data sources whose refresh failed.
+        failed_data_source_count: Option<u64>,
+        /// Segments recomputed.
+        segment_count: Option<u64>,
+        /// Measures recomputed.
+        measure_count: Option<u64>,
+    }
+);
+
+payload!(
+    /// What a flow receives when unification completes.
+    UnificationCompletedPayload {
+        /// The platform's id of the run.
+        run_id: String,
+        /// How the run ended: succeeded or failed.
+        status: String,
+        /// When the run started, if known.
+        started_at: Option<DateTime<Utc>>,
+        /// When the run ended, if known.
+        finished_at: Option<DateTime<Utc>>,
+        /// How long the run took, in seconds, when start and end are known.
+        duration_seconds: Option<f64>,
+        /// Source records that went into unification.
+        source_record_count: Option<u64>,
+        /// Unified customer profiles it produced.
+        unified_profile_count: Option<u64>,
+    }
+);
+
+/// The flat JSON object a callback receives: no arrays and no nested objects, so that every
+/// field is a dynamic-content token in the flow designer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CallbackPayload {
+    DataSourceRefreshFailed(DataSourceRefreshFailedPayload),
+    DataSourceRefreshSucceeded(DataSourceRefreshSucceededPayload),
+    SegmentThresholdCrossed(SegmentThresholdCrossedPayload),
+    MeasureThresholdCrossed(MeasureThresholdCrossedPayload),
+    FullRefreshCompleted(FullRefreshCompletedPayload),
+    UnificationCompleted(UnificationCompletedPayload),
 }
 
 impl Event {
-    /// The flat JSON object POSTed to `subscription`'s callback URL: no arrays and no nested
-    /// objects, so that every field is a dynamic-content token in the flow designer.
-    pub fn payload_for(&self, subscription: &Subscription) -> Map<String, Value> {
-        let mut out = Map::new();
-        out.insert("eventId".into(), json!(self.id));
-        out.insert("eventType".into(), json!(self.trigger.event_type()));
-        out.insert("occurredAt".into(), time(Some(self.occurred_at)));
-        out.insert("instanceId".into(), json!(self.instance_id));
-        out.insert("subscriptionId".into(), json!(subscription.id));
+    /// The payload POSTed to `subscription`'s callback URL for this event.
+    pub fn payload_for(&self, subscription: &Subscription) -> CallbackPayload {
+        let (event_id, event_type, occurred_at, instance_id, subscription_id) = (
+            self.id.0,
+            self.trigger.event_type().to_owned(),
+            self.occurred_at,
+            self.instance_id.0,
+            subscription.id.0,
+        );
         match &self.details {
             EventDetails::Refresh {
                 data_source_id,
@@ -92,24 +237,50 @@ impl Event {
                 error_code,
                 error_message,
             } => {
-                out.insert("dataSourceId".into(), json!(data_source_id));
-                out.insert("dataSourceName".into(), json!(data_source_name));
-                out.insert("refreshId".into(), json!(refresh_id));
-                out.insert("status".into(), json!(status.as_str()));
-                out.insert("startedAt".into(), time(*started_at));
-                out.insert("finishedAt".into(), time(*finished_at));
-                out.insert(
-                    "durationSeconds".into(),
-                    json!(duration_seconds(*started_at, *finished_at)),
+                let (data_source_id, data_source_name, refresh_id) = (
+                    data_source_id.to_string(),
+                    data_source_name.clone(),
+                    refresh_id.clone(),
                 );
-                match status {
-                    RunStatus::Succeeded => {
-                        out.insert("rowCount".into(), json!(row_count));
+                let (started_at, finished_at) = (*started_at, *finished_at);
+                let duration_seconds = duration_seconds(started_at, finished_at);
+                let status = status.as_str().to_owned();
+                match self.trigger {
+                    TriggerKind::DataSourceRefreshFailed => {
+                        CallbackPayload::DataSourceRefreshFailed(DataSourceRefreshFailedPayload {
+                            event_id,
+                            event_type,
+                            occurred_at,
+                            instance_id,
+                            subscription_id,
+                            data_source_id,
+                            data_source_name,
+                            refresh_id,
+                            status,
+                            started_at,
+                            finished_at,
+                            duration_seconds,
+                            error_code: error_code.clone(),
+                            error_message: error_message.clone(),
+                        })
                     }
-                    RunStatus::Failed => {
-                        out.insert("errorCode".into(), json!(error_code));
-                        out.insert("errorMessage".into(), json!(error_message));
-                    }
+                    _ => CallbackPayload::DataSourceRefreshSucceeded(
+                        DataSourceRefreshSucceededPayload {
+                            event_id,
+                            event_type,
+                            occurred_at,
+                            instance_id,
+                            subscription_id,
+                            data_source_id,
+                            data_source_name,
+                            refresh_id,
+                            status,
+                            started_at,
+                            finished_at,
+                            duration_seconds,
+                            row_count: *row_count,
+                        },
+                    ),
                 }
             }
             EventDetails::ValueChanged {
@@ -119,21 +290,36 @@ impl Event {
                 previous,
                 value,
             } => {
-                let threshold = subscription.threshold().map(|t| t.value());
-                let (id, name, prev_field, value_field) = match kind {
-                    CatalogKind::Segment => (
-                        "segmentId",
-                        "segmentName",
-                        "previousMemberCount",
-                        "memberCount",
-                    ),
-                    _ => ("measureId", "measureName", "previousValue", "value"),
-                };
-                out.insert(id.into(), json!(item_id));
-                out.insert(name.into(), json!(item_name));
-                out.insert("threshold".into(), json!(threshold));
-                out.insert(prev_field.into(), count_or_number(*kind, *previous));
-                out.insert(value_field.into(), count_or_number(*kind, *value));
+                let threshold = subscription.threshold().map_or(f64::NAN, |t| t.value());
+                match kind {
+                    CatalogKind::Segment => {
+                        CallbackPayload::SegmentThresholdCrossed(SegmentThresholdCrossedPayload {
+                            event_id,
+                            event_type,
+                            occurred_at,
+                            instance_id,
+                            subscription_id,
+                            segment_id: item_id.to_string(),
+                            segment_name: item_name.clone(),
+                            threshold,
+                            // Member counts are reported as whole numbers.
+                            previous_member_count: *previous as u64,
+                            member_count: *value as u64,
+                        })
+                    }
+                    _ => CallbackPayload::MeasureThresholdCrossed(MeasureThresholdCrossedPayload {
+                        event_id,
+                        event_type,
+                        occurred_at,
+                        instance_id,
+                        subscription_id,
+                        measure_id: item_id.to_string(),
+                        measure_name: item_name.clone(),
+                        threshold,
+                        previous_value: *previous,
+                        value: *value,
+                    }),
+                }
             }
             EventDetails::Run {
                 kind,
@@ -143,19 +329,47 @@ impl Event {
                 finished_at,
                 counts,
             } => {
-                out.insert("runId".into(), json!(run_id));
-                out.insert("status".into(), json!(status.as_str()));
-                out.insert("startedAt".into(), time(*started_at));
-                out.insert("finishedAt".into(), time(*finished_at));
-                out.insert(
-                    "durationSeconds".into(),
-                    json!(duration_seconds(*started_at, *finished_at)),
-                );
-                for name in kind.count_names() {
-                    out.insert((*name).into(), json!(counts.get(*name)));
+                let count = |name: &str| counts.get(name).copied();
+                let (run_id, status) = (run_id.clone(), status.as_str().to_owned());
+                let (started_at, finished_at) = (*started_at, *finished_at);
+                let duration_seconds = duration_seconds(started_at, finished_at);
+                match kind {
+                    RunKind::FullRefresh => {
+                        CallbackPayload::FullRefreshCompleted(FullRefreshCompletedPayload {
+                            event_id,
+                            event_type,
+                            occurred_at,
+                            instance_id,
+                            subscription_id,
+                            run_id,
+                            status,
+                            started_at,
+                            finished_at,
+                            duration_seconds,
+                            data_source_count: count("dataSourceCount"),
+                            failed_data_source_count: count("failedDataSourceCount"),
+                            segment_count: count("segmentCount"),
+                            measure_count: count("measureCount"),
+                        })
+                    }
+                    RunKind::Unification => {
+                        CallbackPayload::UnificationCompleted(UnificationCompletedPayload {
+                            event_id,
+                            event_type,
+                            occurred_at,
+                            instance_id,
+                            subscription_id,
+                            run_id,
+                            status,
+                            started_at,
+                            finished_at,
+                            duration_seconds,
+                            source_record_count: count("sourceRecordCount"),
+                            unified_profile_count: count("unifiedProfileCount"),
+                        })
+                    }
                 }
             }
         }
-        out
     }
 }

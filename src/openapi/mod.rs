@@ -5,6 +5,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::{catalog, health, instances, reports, subscriptions, triggers};
 
+pub mod lint;
+pub mod swagger2;
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -37,7 +37,7 @@ fn cases() -> Vec<Case> {
             ),
             expected: json!({"eventType": "DataSourceRefreshFailed", "dataSourceId": "crm",
                 "dataSourceName": "CRM contacts", "refreshId": "r-1", "status": "failed",
-                "startedAt": "2026-11-01T10:00:00.000Z", "finishedAt": "2026-11-01T10:01:30.000Z",
+                "startedAt": "2026-11-01T10:00:00Z", "finishedAt": "2026-11-01T10:01:30Z",
                 "durationSeconds": 90.0, "errorCode": "Timeout", "errorMessage": "The source timed out."}),
         },
         Case {
@@ -52,7 +52,7 @@ fn cases() -> Vec<Case> {
             ),
             expected: json!({"eventType": "DataSourceRefreshSucceeded", "dataSourceId": "erp",
                 "dataSourceName": "erp", "refreshId": "r-2", "status": "succeeded",
-                "startedAt": "2026-11-01T10:00:00.000Z", "finishedAt": "2026-11-01T10:00:05.000Z",
+                "startedAt": "2026-11-01T10:00:00Z", "finishedAt": "2026-11-01T10:00:05Z",
                 "durationSeconds": 5.0, "rowCount": 1234}),
         },
         Case {
@@ -95,7 +95,7 @@ fn cases() -> Vec<Case> {
                 "dataSourceCount": 4, "failedDataSourceCount": 1, "segmentCount": 12, "measureCount": 3}"#,
             ),
             expected: json!({"eventType": "FullRefreshCompleted", "runId": "run-7", "status": "succeeded",
-                "startedAt": "2026-11-01T00:00:00.000Z", "finishedAt": "2026-11-01T01:00:00.000Z",
+                "startedAt": "2026-11-01T00:00:00Z", "finishedAt": "2026-11-01T01:00:00Z",
                 "durationSeconds": 3600.0, "dataSourceCount": 4, "failedDataSourceCount": 1,
                 "segmentCount": 12, "measureCount": 3}),
         },
@@ -110,7 +110,7 @@ fn cases() -> Vec<Case> {
                 "sourceRecordCount": 5000, "unifiedProfileCount": 4200}"#,
             ),
             expected: json!({"eventType": "UnificationCompleted", "runId": "u-1", "status": "failed",
-                "startedAt": "2026-11-01T00:00:00.000Z", "finishedAt": "2026-11-01T00:00:02.500Z",
+                "startedAt": "2026-11-01T00:00:00Z", "finishedAt": "2026-11-01T00:00:02.500Z",
                 "durationSeconds": 2.5, "sourceRecordCount": 5000, "unifiedProfileCount": 4200}),
         },
     ]
