@@ -4,8 +4,11 @@ use clap::{Parser, Subcommand};
 use insights_connector::config::{Secret, Settings, parse_duration};
 use insights_connector::domain::TenantId;
 use insights_connector::http::auth::mint_hs256;
+use insights_connector::openapi::{connector, lint};
 use insights_connector::startup::{self, Application};
 use insights_connector::telemetry;
+use std::path::PathBuf;
+use url::Url;
 
 #[derive(Parser)]
 #[command(name = "insights-connector", version, about)]
@@ -18,8 +21,20 @@ struct Cli {
 enum Command {
     /// Run the HTTP service.
     Serve(Settings),
+    /// Write openapi/openapi.json and the connector-definition/ package.
+    Export(ExportArgs),
     /// Print an HS256 bearer token signed with INSIGHTS_JWT_HS256_SECRET (local use and tests).
     Token(TokenArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The folder to write `openapi/` and `connector-definition/` into.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// The service's public URL, for the definition's host, base path and scheme.
+    #[arg(long, default_value = connector::PLACEHOLDER_URL)]
+    public_url: Url,
 }
 
 #[derive(clap::Args)]
@@ -46,6 +61,7 @@ async fn main() -> std::process::ExitCode {
     telemetry::init();
     let result = match cli.command {
         Command::Serve(settings) => serve(settings).await,
+        Command::Export(args) => export(&args),
         Command::Token(args) => token(&args),
     };
     match result {
@@ -76,5 +92,29 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
         args.ttl,
     )?;
     println!("{token}");
+    Ok(())
+}
+
+/// Writes the documents, refusing a connector definition the certification lint faults.
+fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let definition = connector::api_definition(&args.public_url)?;
+    let findings = lint::lint(&definition);
+    if !findings.is_empty() {
+        for finding in &findings {
+            eprintln!("{finding}");
+        }
+        anyhow::bail!(
+            "the connector definition has {} lint findings",
+            findings.len()
+        );
+    }
+    for (path, bytes) in connector::package_files(&args.public_url)? {
+        let target = args.out.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, bytes)?;
+        println!("wrote {}", target.display());
+    }
     Ok(())
 }

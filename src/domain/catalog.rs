@@ -5,19 +5,15 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The id a data platform gives a data source, segment or measure: 1 to 200 printable
-/// characters, no whitespace at either end, no `/` (it travels in URL paths).
+/// The id a data platform gives a data source, segment or measure: 1 to 200 characters, no
+/// control characters, no space at either end, no `/` (it travels in URL paths).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ItemId(String);
 
 impl ItemId {
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = !raw.is_empty()
-            && raw.len() <= 200
-            && raw.trim() == raw
-            && !raw.contains('/')
-            && raw.chars().all(|c| !c.is_control());
+        let ok = raw.chars().count() <= 200 && super::patterns::is_item_id(raw);
         ok.then(|| Self(raw.to_owned()))
     }
 

@@ -5,18 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{InstanceId, TenantId};
 
-/// A display name: 1 to 100 characters after trimming, no control characters.
+/// A display name: 1 to 100 characters, no control characters, not only spaces; stored
+/// without surrounding spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct InstanceName(String);
 
 impl InstanceName {
     pub fn parse(raw: &str) -> Option<Self> {
-        let trimmed = raw.trim();
-        let ok = !trimmed.is_empty()
-            && trimmed.chars().count() <= 100
-            && trimmed.chars().all(|c| !c.is_control());
-        ok.then(|| Self(trimmed.to_owned()))
+        let ok = raw.chars().count() <= 100 && super::patterns::is_name(raw);
+        ok.then(|| Self(raw.trim_matches(' ').to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod event;
 pub mod ids;
 pub mod instance;
+pub mod patterns;
 pub mod report;
 pub mod subscription;
 pub mod threshold;

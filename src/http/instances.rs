@@ -12,6 +12,7 @@ use super::{ApiError, AppState, Caller};
 use crate::domain::{Instance, InstanceId, InstanceName, TenantId};
 use crate::storage::Store;
 
+/// A new instance.
 #[derive(Deserialize, ToSchema)]
 pub struct CreateInstanceRequest {
     /// The instance's display name, 1 to 100 characters.

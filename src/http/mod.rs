@@ -3,12 +3,14 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod connector;
 pub mod error;
 pub mod health;
 pub mod instances;
 pub mod reports;
 pub mod subscriptions;
 pub mod triggers;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -57,6 +59,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .service(resource("/healthz").route(get().to(health::healthz)))
     .service(resource("/readyz").route(get().to(health::readyz)))
+    .service(
+        resource("/connector/apiDefinition.swagger.json")
+            .route(get().to(connector::api_definition)),
+    )
+    .service(resource("/connector/apiProperties.json").route(get().to(connector::api_properties)))
     .service(
         web::scope("/api/v1")
             .service(

@@ -13,9 +13,10 @@ use uuid::Uuid;
 use super::auth::Platform;
 use super::error::ErrorBody;
 use super::instances::owned_instance;
+use super::wire::{optional_whole_number, whole_number};
 use super::{ApiError, AppState, Caller, parse_item_id};
 use crate::domain::report::{RefreshReport, RunReport};
-use crate::domain::{InstanceId, Report, RunKind, RunStatus};
+use crate::domain::{InstanceId, Report, RunKind, RunStatus, patterns};
 use crate::storage::IdempotencyKey;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -59,6 +60,7 @@ pub struct DataSourceRefreshReport {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     /// Rows ingested (succeeded refreshes).
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub row_count: Option<u64>,
     /// Why it failed (failed refreshes).
     pub error: Option<ReportedError>,
@@ -72,6 +74,7 @@ pub struct SegmentSizeReport {
     /// Its display name.
     pub segment_name: Option<String>,
     /// The segment's member count now.
+    #[serde(deserialize_with = "whole_number")]
     pub member_count: u64,
 }
 
@@ -95,8 +98,10 @@ pub struct UnificationReport {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     /// Source records that went into unification.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub source_record_count: Option<u64>,
     /// Unified customer profiles it produced.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub unified_profile_count: Option<u64>,
 }
 
@@ -109,12 +114,16 @@ pub struct FullRefreshReport {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     /// Data sources refreshed.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub data_source_count: Option<u64>,
     /// Data sources whose refresh failed.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub failed_data_source_count: Option<u64>,
     /// Segments recomputed.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub segment_count: Option<u64>,
     /// Measures recomputed.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub measure_count: Option<u64>,
 }
 
@@ -149,16 +158,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
-fn check_times(
-    started: Option<DateTime<Utc>>,
-    finished: Option<DateTime<Utc>>,
-) -> Result<(), ApiError> {
-    match (started, finished) {
-        (Some(s), Some(f)) if f < s => Err(ApiError::invalid("finishedAt is before startedAt.")),
-        _ => Ok(()),
-    }
-}
-
 fn counts(pairs: &[(&str, Option<u64>)]) -> BTreeMap<String, u64> {
     pairs
         .iter()
@@ -182,10 +181,11 @@ async fn accept(
             value
                 .to_str()
                 .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .filter(|k| k.len() <= 255 && patterns::is_idempotency_key(k))
                 .ok_or(ApiError::BadRequest {
                     code: "invalid_idempotency_key",
-                    message: "Idempotency-Key must be 1 to 255 visible ASCII characters.".into(),
+                    message: "Idempotency-Key must be 1 to 255 visible ASCII characters or spaces."
+                        .into(),
                 })?,
         ),
     };
@@ -230,7 +230,6 @@ pub async fn report_data_source_refresh(
     body: web::Json<DataSourceRefreshReport>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    check_times(body.started_at, body.finished_at)?;
     let report = Report::DataSourceRefresh(RefreshReport {
         data_source_id: parse_item_id(&body.data_source_id, "dataSourceId")?,
         data_source_name: body.data_source_name,
@@ -363,7 +362,6 @@ pub async fn report_unification(
     body: web::Json<UnificationReport>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    check_times(body.started_at, body.finished_at)?;
     let report = Report::Run(RunReport {
         kind: RunKind::Unification,
         run_id: body.run_id,
@@ -411,7 +409,6 @@ pub async fn report_full_refresh(
     body: web::Json<FullRefreshReport>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    check_times(body.started_at, body.finished_at)?;
     let report = Report::Run(RunReport {
         kind: RunKind::FullRefresh,
         run_id: body.run_id,

@@ -174,6 +174,7 @@ pub async fn get_subscription(
 /// call it with its credentials. Answers 204 also when the subscription is already gone.
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{subscriptionId}",
     operation_id = "DeleteSubscription", tag = "Subscriptions",
+    extensions(("x-ms-visibility" = json!("internal"))),
     params(("subscriptionId" = Uuid, Path, description = "The subscription id."), DeleteQuery),
     responses(
         (status = 204, description = "The subscription is gone."),

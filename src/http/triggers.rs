@@ -19,19 +19,23 @@ use crate::domain::{
 };
 use crate::storage::SubscribeOutcome;
 
+/// Subscribes a flow to refreshes of one data source, or of any.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DataSourceTriggerRequest {
     /// The callback URL Power Automate supplies.
+    #[schema(extensions(("x-ms-notification-url" = json!(true)), ("x-ms-visibility" = json!("internal"))))]
     pub notification_url: String,
     /// Only refreshes of this data source; absent for any data source.
     pub data_source_id: Option<String>,
 }
 
+/// Subscribes a flow to a segment's member count crossing a threshold.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentTriggerRequest {
     /// The callback URL Power Automate supplies.
+    #[schema(extensions(("x-ms-notification-url" = json!(true)), ("x-ms-visibility" = json!("internal"))))]
     pub notification_url: String,
     /// The segment to watch.
     pub segment_id: String,
@@ -39,10 +43,12 @@ pub struct SegmentTriggerRequest {
     pub threshold: f64,
 }
 
+/// Subscribes a flow to a measure's value crossing a threshold.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeasureTriggerRequest {
     /// The callback URL Power Automate supplies.
+    #[schema(extensions(("x-ms-notification-url" = json!(true)), ("x-ms-visibility" = json!("internal"))))]
     pub notification_url: String,
     /// The business measure to watch.
     pub measure_id: String,
@@ -50,10 +56,12 @@ pub struct MeasureTriggerRequest {
     pub threshold: f64,
 }
 
+/// Subscribes a flow to completed runs of the instance.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunTriggerRequest {
     /// The callback URL Power Automate supplies.
+    #[schema(extensions(("x-ms-notification-url" = json!(true)), ("x-ms-visibility" = json!("internal"))))]
     pub notification_url: String,
 }
 
@@ -163,6 +171,7 @@ async fn subscribe(
 /// Runs the flow each time a refresh of a data source (or of any data source) fails.
 #[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/data-source-refresh-failed",
     operation_id = "OnDataSourceRefreshFailed", tag = "Triggers",
+    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a failed refresh of a data source."))),
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     request_body = DataSourceTriggerRequest,
     responses(
@@ -194,6 +203,7 @@ pub async fn on_data_source_refresh_failed(
 /// Runs the flow each time a refresh of a data source (or of any data source) succeeds.
 #[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/data-source-refresh-succeeded",
     operation_id = "OnDataSourceRefreshSucceeded", tag = "Triggers",
+    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a successful refresh of a data source."))),
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     request_body = DataSourceTriggerRequest,
     responses(
@@ -228,7 +238,7 @@ async fn data_source_trigger(
     body: DataSourceTriggerRequest,
 ) -> Result<HttpResponse, ApiError> {
     let filter = match body.data_source_id.as_deref() {
-        None | Some("") => Filter::None,
+        None => Filter::None,
         Some(raw) => Filter::DataSource {
             data_source_id: parse_item_id(raw, "dataSourceId")?,
         },
@@ -249,6 +259,7 @@ async fn data_source_trigger(
 /// Runs the flow when a segment's member count rises from at or below the threshold to above it.
 #[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/segment-threshold-crossed",
     operation_id = "OnSegmentThresholdCrossed", tag = "Triggers",
+    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a member count above the threshold after one at or below it."))),
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     request_body = SegmentTriggerRequest,
     responses(
@@ -288,6 +299,7 @@ pub async fn on_segment_threshold_crossed(
 /// Runs the flow when a measure's value rises from at or below the threshold to above it.
 #[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/measure-threshold-crossed",
     operation_id = "OnMeasureThresholdCrossed", tag = "Triggers",
+    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a value above the threshold after one at or below it."))),
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     request_body = MeasureTriggerRequest,
     responses(
@@ -327,6 +339,7 @@ pub async fn on_measure_threshold_crossed(
 /// Runs the flow each time a full refresh of the instance completes, successfully or not.
 #[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/full-refresh-completed",
     operation_id = "OnFullRefreshCompleted", tag = "Triggers",
+    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, complete a full refresh of the instance."))),
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     request_body = RunTriggerRequest,
     responses(
@@ -360,6 +373,7 @@ pub async fn on_full_refresh_completed(
 /// Runs the flow each time unification of the instance's customer data completes.
 #[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/unification-completed",
     operation_id = "OnUnificationCompleted", tag = "Triggers",
+    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, complete a unification run of the instance."))),
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     request_body = RunTriggerRequest,
     responses(

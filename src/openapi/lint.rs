@@ -554,13 +554,12 @@ impl<'a> Linter<'a> {
                         format!("summary may hold only letters, digits, spaces and parentheses; found `{bad}`"),
                     );
                 }
-                if op.is_trigger()
-                    && !(summary.starts_with("When a ") || summary.starts_with("When an "))
-                {
+                // "When a ...", "When an ...", or "When unification is completed".
+                if op.is_trigger() && !summary.starts_with("When ") {
                     self.report(
                         &summary_loc,
                         "trigger-summary",
-                        "trigger summaries read \"When a ...\" or \"When an ...\"",
+                        "trigger summaries start with \"When \", saying what starts the flow",
                     );
                 }
             }

@@ -301,17 +301,6 @@ fn cases() -> Vec<Case> {
         Case {
             auth: Auth::Platform,
             ..case(
-                "a run that ends before it starts",
-                "POST",
-                "/api/v1/instances/{i}/reports/full-refresh",
-                r#"{"status": "succeeded", "startedAt": "2026-01-02T00:00:00Z", "finishedAt": "2026-01-01T00:00:00Z"}"#,
-                422,
-                "invalid_request",
-            )
-        },
-        Case {
-            auth: Auth::Platform,
-            ..case(
                 "a negative member count",
                 "POST",
                 "/api/v1/instances/{i}/reports/segment-size",

@@ -187,7 +187,18 @@ impl TestAppBuilder {
             delivery_timeout: parse_duration("2s").unwrap(),
             workers: 2,
         };
-        let app = Application::build(&settings).expect("the app builds");
+        // A stopped app's worker threads may still be letting go of the data dir.
+        let mut attempts = 0;
+        let app = loop {
+            match Application::build(&settings) {
+                Ok(app) => break app,
+                Err(err) if attempts < 50 && format!("{err:#}").contains("in use") => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(err) => panic!("the app does not build: {err:#}"),
+            }
+        };
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());

@@ -3,6 +3,7 @@
 
 mod bad_inputs;
 mod cli;
+mod connector;
 mod helpers;
 mod reports;
 mod restart;

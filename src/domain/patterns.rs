@@ -1,0 +1,123 @@
+//! The text rules of ids, names and callback URLs as regular expressions. The same strings are
+//! the `pattern`s the API documents declare, so what the documents promise and what the service
+//! accepts cannot differ. They avoid `\s` and other classes whose meaning varies between regex
+//! dialects: only literal characters and ranges.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A catalog item id: no `/`, no control characters, no space at either end.
+pub const ITEM_ID: &str =
+    r"^[^ /\x00-\x1f\x7f-\x9f]([^/\x00-\x1f\x7f-\x9f]*[^ /\x00-\x1f\x7f-\x9f])?$";
+
+/// A display name: no control characters and at least one character that is not a space.
+pub const NAME: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^ \x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// An absolute http(s) URL whose host is a DNS name (its last label starting with a letter),
+/// an IPv4 address or an IPv6 address, with an optional port, path and query of URL-safe
+/// characters: every such string parses as a URL with no character escaped.
+pub const CALLBACK_URL: &str = concat!(
+    r"^https?://(([a-z0-9-]+\.)*[a-z][a-z0-9-]*",
+    r"|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+    r"|\[(([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|([0-9a-f]{1,4}:){1,7}:|([0-9a-f]{1,4}:){1,6}:[0-9a-f]{1,4}",
+    r"|([0-9a-f]{1,4}:){1,5}(:[0-9a-f]{1,4}){1,2}|([0-9a-f]{1,4}:){1,4}(:[0-9a-f]{1,4}){1,3}",
+    r"|([0-9a-f]{1,4}:){1,3}(:[0-9a-f]{1,4}){1,4}|([0-9a-f]{1,4}:){1,2}(:[0-9a-f]{1,4}){1,5}",
+    r"|[0-9a-f]{1,4}:(:[0-9a-f]{1,4}){1,6}|:((:[0-9a-f]{1,4}){1,7}|:))\])",
+    r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$",
+);
+
+/// Idempotency keys: visible ASCII characters or spaces.
+pub const IDEMPOTENCY_KEY: &str = r"^[ -~]+$";
+
+fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+static ITEM_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(ITEM_ID));
+static NAME_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(NAME));
+static CALLBACK_URL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(CALLBACK_URL));
+static IDEMPOTENCY_KEY_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(IDEMPOTENCY_KEY));
+
+fn is_match(regex: &LazyLock<Option<Regex>>, text: &str) -> bool {
+    regex.as_ref().is_some_and(|r| r.is_match(text))
+}
+
+pub fn is_item_id(text: &str) -> bool {
+    is_match(&ITEM_ID_RE, text)
+}
+
+pub fn is_name(text: &str) -> bool {
+    is_match(&NAME_RE, text)
+}
+
+pub fn is_callback_url(text: &str) -> bool {
+    is_match(&CALLBACK_URL_RE, text)
+}
+
+pub fn is_idempotency_key(text: &str) -> bool {
+    is_match(&IDEMPOTENCY_KEY_RE, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles() {
+        for pattern in [ITEM_ID, NAME, CALLBACK_URL, IDEMPOTENCY_KEY] {
+            assert!(compile(pattern).is_some(), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn callback_urls_table() {
+        let accepted = [
+            "https://prod-12.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers&sig=x-Y_z",
+            "http://127.0.0.1:8080/run",
+            "http://127.0.0.1:65535/run",
+            "http://[::1]/run",
+            "http://[fd00::1]:9/x",
+            "https://a",
+        ];
+        for url in accepted {
+            assert!(is_callback_url(url), "{url} must be accepted");
+        }
+        let refused = [
+            ("ftp://a/x", "not http"),
+            ("HTTP://a/", "upper-case scheme"),
+            ("http://a*/", "a character no host has"),
+            (
+                "http://a.1/",
+                "a numeric last label reads as a broken IPv4 address",
+            ),
+            ("http://256.1.1.1/", "not an IPv4 address"),
+            ("http://[1::2::3]/", "not an IPv6 address"),
+            ("http://user@a/", "credentials"),
+            ("http://a/#frag", "a fragment"),
+            ("http://a/ b", "a space"),
+            ("http://a:123456/", "a port out of range"),
+            ("http://a:65536/", "a port out of range"),
+        ];
+        for (url, why) in refused {
+            assert!(!is_callback_url(url), "{url} must be refused: {why}");
+        }
+    }
+
+    #[test]
+    fn ids_and_names_table() {
+        for id in ["crm", "a b", "é", "x-1_2.3"] {
+            assert!(is_item_id(id), "{id:?}");
+        }
+        for id in ["", " a", "a ", "a/b", "a\nb", "\u{85}"] {
+            assert!(!is_item_id(id), "{id:?}");
+        }
+        for name in ["Production", " Padded ", "\u{2003}"] {
+            assert!(is_name(name), "{name:?}");
+        }
+        for name in ["", "   ", "tab\tbed"] {
+            assert!(!is_name(name), "{name:?}");
+        }
+    }
+}
