@@ -170,7 +170,6 @@ fn one<R: Serialize + From<CatalogItem>>(
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     responses(
         (status = 200, description = "The list.", body = DataSourceList),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -189,7 +188,6 @@ pub async fn list_data_sources(
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     responses(
         (status = 200, description = "The list.", body = SegmentList),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -208,7 +206,6 @@ pub async fn list_segments(
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     responses(
         (status = 200, description = "The list.", body = MeasureList),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -228,7 +225,6 @@ pub async fn list_measures(
         ("dataSourceId" = String, Path, description = "The data source id.")),
     responses(
         (status = 200, description = "The data source.", body = DataSourceResponse),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or data source.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -248,7 +244,6 @@ pub async fn get_data_source(
         ("segmentId" = String, Path, description = "The segment id.")),
     responses(
         (status = 200, description = "The segment.", body = SegmentResponse),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or segment.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -268,7 +263,6 @@ pub async fn get_segment(
         ("measureId" = String, Path, description = "The measure id.")),
     responses(
         (status = 200, description = "The measure.", body = MeasureResponse),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or measure.", body = ErrorBody),
     ),
     security(("bearer" = [])))]

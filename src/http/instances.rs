@@ -63,7 +63,6 @@ pub fn owned_instance(
 #[utoipa::path(get, path = "/api/v1/instances", operation_id = "ListInstances", tag = "Instances",
     responses(
         (status = 200, description = "The instances.", body = InstanceList),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn list_instances(
@@ -84,7 +83,6 @@ pub async fn list_instances(
     responses(
         (status = 201, description = "The new instance.", body = InstanceResponse,
             headers(("Location" = String, description = "The instance's URL."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 422, description = "The name is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -116,7 +114,6 @@ pub async fn create_instance(
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     responses(
         (status = 200, description = "The instance.", body = InstanceResponse),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance in your tenant.", body = ErrorBody),
     ),
     security(("bearer" = [])))]

@@ -215,11 +215,8 @@ async fn accept(
     request_body = DataSourceRefreshReport,
     responses(
         (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 404, description = "No such instance.", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-        (status = 422, description = "A field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn report_data_source_refresh(
@@ -262,11 +259,8 @@ pub async fn report_data_source_refresh(
     request_body = SegmentSizeReport,
     responses(
         (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 404, description = "No such instance.", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-        (status = 422, description = "A field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn report_segment_size(
@@ -303,11 +297,8 @@ pub async fn report_segment_size(
     request_body = MeasureValueReport,
     responses(
         (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 404, description = "No such instance.", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-        (status = 422, description = "A field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn report_measure_value(
@@ -347,11 +338,8 @@ pub async fn report_measure_value(
     request_body = UnificationReport,
     responses(
         (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 404, description = "No such instance.", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-        (status = 422, description = "A field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn report_unification(
@@ -394,11 +382,8 @@ pub async fn report_unification(
     request_body = FullRefreshReport,
     responses(
         (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 404, description = "No such instance.", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-        (status = 422, description = "A field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn report_full_refresh(

@@ -127,7 +127,6 @@ pub struct DeleteQuery {
     params(("instanceId" = Uuid, Path, description = "The instance id.")),
     responses(
         (status = 200, description = "The subscriptions.", body = SubscriptionList),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance in your tenant.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -151,7 +150,6 @@ pub async fn list_subscriptions(
     params(("subscriptionId" = Uuid, Path, description = "The subscription id.")),
     responses(
         (status = 200, description = "The subscription.", body = SubscriptionResponse),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such subscription in your tenant.", body = ErrorBody),
     ),
     security(("bearer" = [])))]

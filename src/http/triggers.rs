@@ -177,9 +177,7 @@ async fn subscribe(
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionResponse,
             headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or data source.", body = ErrorBody),
-        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn on_data_source_refresh_failed(
@@ -209,9 +207,7 @@ pub async fn on_data_source_refresh_failed(
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionResponse,
             headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or data source.", body = ErrorBody),
-        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn on_data_source_refresh_succeeded(
@@ -265,9 +261,7 @@ async fn data_source_trigger(
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionResponse,
             headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or segment.", body = ErrorBody),
-        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn on_segment_threshold_crossed(
@@ -305,9 +299,7 @@ pub async fn on_segment_threshold_crossed(
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionResponse,
             headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance or measure.", body = ErrorBody),
-        (status = 422, description = "The callback URL or a field is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn on_measure_threshold_crossed(
@@ -345,9 +337,7 @@ pub async fn on_measure_threshold_crossed(
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionResponse,
             headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance.", body = ErrorBody),
-        (status = 422, description = "The callback URL is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn on_full_refresh_completed(
@@ -379,9 +369,7 @@ pub async fn on_full_refresh_completed(
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionResponse,
             headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
         (status = 404, description = "No such instance.", body = ErrorBody),
-        (status = 422, description = "The callback URL is not valid.", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn on_unification_completed(

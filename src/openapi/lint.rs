@@ -48,22 +48,7 @@ pub fn lint(definition: &Value) -> Vec<Finding> {
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 
 /// Formats the Power Platform definition schema accepts.
-const FORMATS: [&str; 14] = [
-    "int32",
-    "int64",
-    "float",
-    "double",
-    "byte",
-    "binary",
-    "date",
-    "date-time",
-    "password",
-    "date-no-tz",
-    "email",
-    "html",
-    "uri",
-    "uuid",
-];
+use super::swagger2::FORMATS_2 as FORMATS;
 
 /// Words and product names certification refuses in `info.title`, lowercase, matched on whole
 /// words.

@@ -105,7 +105,7 @@ const PRIMITIVE_KEYS: [&str; 17] = [
 ];
 
 /// Formats the Power Platform definition schema accepts (its `format` is a closed enum).
-const FORMATS_2: [&str; 14] = [
+pub(crate) const FORMATS_2: [&str; 14] = [
     "int32",
     "int64",
     "float",

@@ -255,3 +255,53 @@ async fn schemathesis_finds_nothing_in_the_live_api() {
         "schemathesis found problems:\n{text}"
     );
 }
+
+/// Each security definition has its connection parameter in `apiProperties.json`: a
+/// `securestring` for an API key, an `oauthSetting` for OAuth 2.0.
+#[test]
+fn connection_parameters_match_the_security_definitions() {
+    let definition =
+        connector::api_definition(&Url::parse(connector::PLACEHOLDER_URL).unwrap()).unwrap();
+    let properties = connector::api_properties();
+    let parameters = properties["properties"]["connectionParameters"]
+        .as_object()
+        .unwrap();
+    let definitions = definition["securityDefinitions"].as_object().unwrap();
+    assert!(!definitions.is_empty());
+    for (name, scheme) in definitions {
+        let expected = match scheme["type"].as_str().unwrap() {
+            "apiKey" => {
+                assert_eq!(scheme["in"], "header", "{name}");
+                "securestring"
+            }
+            "oauth2" => "oauthSetting",
+            other => panic!("{name}: Power Automate has no connection parameter for {other}"),
+        };
+        let parameter = parameters
+            .values()
+            .find(|p| p["type"] == expected)
+            .unwrap_or_else(|| panic!("{name}: no {expected} connection parameter"));
+        if expected == "oauthSetting" {
+            let settings = &parameter["oAuthSettings"];
+            assert_eq!(settings["identityProvider"], "aad");
+            assert_eq!(
+                settings["redirectUrl"],
+                "https://global.consent.azure-apim.net/redirect"
+            );
+        }
+    }
+    for color in ["#007ee5", "#ffffff"] {
+        assert_ne!(properties["properties"]["iconBrandColor"], color);
+    }
+}
+
+#[test]
+fn the_icon_is_a_230_pixel_square_png() {
+    let png = connector::ICON_PNG;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (230, 230));
+    // Colour type 2: RGB, no alpha channel, so the background cannot be transparent.
+    assert_eq!(png[25], 2);
+}
