@@ -88,6 +88,20 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
         std::fs::write(dir.path().join(name), body.to_string()).unwrap();
         saved.push(body);
     }
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(
+        docs.text().await.unwrap().contains("swagger-ui"),
+        "the docs page is served"
+    );
+    // Its scripts come from the service itself, so it works offline.
+    let bundle = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
     let definition = &saved[0];
     let port = app.address.rsplit(':').next().unwrap();
     assert_eq!(definition["host"], format!("127.0.0.1:{port}"));
