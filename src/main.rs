@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 use insights_connector::config::{Secret, Settings, parse_duration};
 use insights_connector::domain::TenantId;
 use insights_connector::http::auth::mint_hs256;
-use insights_connector::openapi::{connector, lint};
+use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
+use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
 use insights_connector::telemetry;
 use std::path::PathBuf;
@@ -35,6 +36,12 @@ struct ExportArgs {
     /// The service's public URL, for the definition's host, base path and scheme.
     #[arg(long, default_value = connector::PLACEHOLDER_URL)]
     public_url: Url,
+    /// The Azure AD application (client) id the connector signs in with.
+    #[arg(long)]
+    aad_client_id: Option<String>,
+    /// The application ID URI tokens are requested for (the service's audience).
+    #[arg(long)]
+    aad_resource_uri: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -97,18 +104,24 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
 
 /// Writes the documents, refusing a connector definition the certification lint faults.
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
-    let definition = connector::api_definition(&args.public_url)?;
-    let findings = lint::lint(&definition);
-    if !findings.is_empty() {
-        for finding in &findings {
-            eprintln!("{finding}");
+    let settings = ConnectorSettings {
+        public_url: args.public_url.to_string(),
+        aad_client_id: args.aad_client_id.clone(),
+        aad_resource_uri: args.aad_resource_uri.clone(),
+    };
+    for auth in ConnectorAuth::ALL {
+        let findings = lint::lint(&connector::api_definition(&settings, auth)?);
+        if !findings.is_empty() {
+            for finding in &findings {
+                eprintln!("{finding}");
+            }
+            anyhow::bail!(
+                "the connector definition has {} lint findings",
+                findings.len()
+            );
         }
-        anyhow::bail!(
-            "the connector definition has {} lint findings",
-            findings.len()
-        );
     }
-    for (path, bytes) in connector::package_files(&args.public_url)? {
+    for (path, bytes) in connector::package_files(&settings)? {
         let target = args.out.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;

@@ -2,22 +2,62 @@
 //! from `INSIGHTS_PUBLIC_URL`.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
-use crate::openapi::connector;
+use crate::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
+
+/// How the connection signs in.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    AzureAd,
+    ApiKey,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PackageQuery {
+    /// `azure-ad` (the default) or `api-key`.
+    #[param(inline)]
+    pub auth: Option<Auth>,
+}
+
+impl PackageQuery {
+    fn auth(&self) -> ConnectorAuth {
+        match self.auth {
+            None | Some(Auth::AzureAd) => ConnectorAuth::AzureAd,
+            Some(Auth::ApiKey) => ConnectorAuth::ApiKey,
+        }
+    }
+}
+
+fn settings(state: &AppState) -> ConnectorSettings {
+    ConnectorSettings {
+        public_url: state.public_url.to_string(),
+        aad_client_id: None,
+        aad_resource_uri: None,
+    }
+}
 
 /// Get the connector definition
 ///
 /// The Swagger 2.0 definition to import into Power Automate, pointing at this service.
 #[utoipa::path(get, path = "/connector/apiDefinition.swagger.json", operation_id = "GetApiDefinition",
     tag = "Operations",
+    params(PackageQuery),
     responses(
         (status = 200, description = "The connector definition (Swagger 2.0).", body = Object),
+        (status = 400, description = "auth is neither azure-ad nor api-key.", body = ErrorBody),
         (status = 500, description = "The definition could not be generated.", body = ErrorBody),
     ))]
-pub async fn api_definition(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let definition = connector::api_definition(&state.public_url)
+pub async fn api_definition(
+    state: web::Data<AppState>,
+    query: web::Query<PackageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let definition = connector::api_definition(&settings(&state), query.auth())
         .map_err(|err| ApiError::Internal(err.into()))?;
     Ok(HttpResponse::Ok().json(definition))
 }
@@ -27,7 +67,14 @@ pub async fn api_definition(state: web::Data<AppState>) -> Result<HttpResponse, 
 /// The `apiProperties.json` that goes with the connector definition.
 #[utoipa::path(get, path = "/connector/apiProperties.json", operation_id = "GetApiProperties",
     tag = "Operations",
-    responses((status = 200, description = "The connector properties.", body = Object)))]
-pub async fn api_properties() -> HttpResponse {
-    HttpResponse::Ok().json(connector::api_properties())
+    params(PackageQuery),
+    responses(
+        (status = 200, description = "The connector properties.", body = Object),
+        (status = 400, description = "auth is neither azure-ad nor api-key.", body = ErrorBody),
+    ))]
+pub async fn api_properties(
+    state: web::Data<AppState>,
+    query: web::Query<PackageQuery>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(connector::api_properties(&settings(&state), query.auth()))
 }

@@ -4,7 +4,6 @@
 //! beside the code: labels follow from names, descriptions from doc comments.
 
 use serde_json::{Map, Value, json};
-use url::Url;
 
 use super::swagger2::{self, ConvertError, Swagger2Options};
 use super::{NOT_IN_CONNECTOR, document};
@@ -248,18 +247,119 @@ fn enrich(openapi: &mut Value) {
             {
                 enrich_parameters(operation);
                 enrich_request_body(operation, &schemas);
+                // A connection has one way to sign in, declared once at the root.
+                if let Some(operation) = operation.as_object_mut() {
+                    operation.remove("security");
+                }
             }
         }
     }
 }
 
-/// The Swagger 2.0 connector definition for a service reachable at `public_url`.
-pub fn api_definition(public_url: &Url) -> Result<Value, ConvertError> {
+/// How a connection authenticates. Power Automate's package format offers one way per package
+/// (`connectionParameterSets` is outside Microsoft's published apiProperties schema), so the
+/// service publishes one package for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectorAuth {
+    /// OAuth 2.0 with the `aad` identity provider: how production connections sign in.
+    AzureAd,
+    /// An `X-API-Key` header with a key from `insights-connector api-key create`.
+    ApiKey,
+}
+
+impl ConnectorAuth {
+    pub const ALL: [ConnectorAuth; 2] = [Self::AzureAd, Self::ApiKey];
+
+    /// Where the package of this kind sits in the repository.
+    fn folder(self) -> &'static str {
+        match self {
+            Self::AzureAd => "connector-definition",
+            Self::ApiKey => "connector-definition/api-key",
+        }
+    }
+}
+
+/// What a deployment's connector package depends on.
+#[derive(Debug, Clone)]
+pub struct ConnectorSettings {
+    /// The absolute URL clients reach the service at.
+    pub public_url: String,
+    /// The Azure AD application (client) id the connector signs in with.
+    pub aad_client_id: Option<String>,
+    /// The resource (application ID URI) tokens are requested for: the service's audience.
+    pub aad_resource_uri: Option<String>,
+}
+
+/// Stand-ins for the committed package; a deployment serves its own values.
+const PLACEHOLDER_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000000";
+const PLACEHOLDER_RESOURCE_URI: &str = "api://insights-connector";
+const LOGIN_URL: &str = "https://login.microsoftonline.com/common/oauth2/authorize";
+const REDIRECT_URL: &str = "https://global.consent.azure-apim.net/redirect";
+
+impl ConnectorSettings {
+    /// The settings of the committed package.
+    pub fn placeholder() -> Self {
+        Self {
+            public_url: PLACEHOLDER_URL.to_owned(),
+            aad_client_id: None,
+            aad_resource_uri: None,
+        }
+    }
+
+    fn client_id(&self) -> &str {
+        self.aad_client_id
+            .as_deref()
+            .unwrap_or(PLACEHOLDER_CLIENT_ID)
+    }
+
+    fn resource_uri(&self) -> &str {
+        self.aad_resource_uri
+            .as_deref()
+            .unwrap_or(PLACEHOLDER_RESOURCE_URI)
+    }
+}
+
+/// `securityDefinitions` and `security` of the definition.
+fn security(auth: ConnectorAuth) -> (Value, Value) {
+    match auth {
+        ConnectorAuth::AzureAd => (
+            json!({
+                "oauth2_auth": {
+                    "type": "oauth2",
+                    "flow": "accessCode",
+                    "authorizationUrl": LOGIN_URL,
+                    "tokenUrl": LOGIN_URL,
+                    "scopes": {},
+                }
+            }),
+            json!([{ "oauth2_auth": [] }]),
+        ),
+        ConnectorAuth::ApiKey => (
+            json!({
+                "api_key": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "An API key from insights-connector api-key create.",
+                }
+            }),
+            json!([{ "api_key": [] }]),
+        ),
+    }
+}
+
+/// The Swagger 2.0 connector definition of a deployment.
+pub fn api_definition(
+    settings: &ConnectorSettings,
+    auth: ConnectorAuth,
+) -> Result<Value, ConvertError> {
     let mut openapi = serde_json::to_value(document()).map_err(|err| {
         ConvertError::new("/", format!("cannot serialize the OpenAPI document: {err}"))
     })?;
     enrich(&mut openapi);
-    let (host, base_path, schemes) = swagger2::split_public_url(public_url.as_str())?;
+    let (host, base_path, schemes) = swagger2::split_public_url(&settings.public_url)?;
+    let (security_definitions, security) = security(auth);
     swagger2::to_swagger2(
         &openapi,
         &Swagger2Options {
@@ -267,35 +367,49 @@ pub fn api_definition(public_url: &Url) -> Result<Value, ConvertError> {
             base_path,
             schemes,
             exclude_tags: NOT_IN_CONNECTOR,
-            security_definitions: json!({
-                "bearer": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "Authorization",
-                    "description": "The word Bearer, a space, and a JWT for your tenant.",
-                }
-            }),
-            security: json!([{ "bearer": [] }]),
+            security_definitions,
+            security,
         },
     )
 }
 
-/// `apiProperties.json`: publisher, brand colour, and the connection parameters matching the
+/// `apiProperties.json`: publisher, brand colour, and the connection parameter matching the
 /// definition's security.
-pub fn api_properties() -> Value {
-    json!({
-        "properties": {
-            "connectionParameters": {
-                "bearer": {
-                    "type": "securestring",
-                    "uiDefinition": {
-                        "displayName": "Bearer token",
-                        "description": "The word Bearer, a space, and a token for your tenant.",
-                        "tooltip": "Ask the operator of your insights-connector service for a token.",
-                        "constraints": { "tabIndex": 2, "clearText": false, "required": "true" }
+pub fn api_properties(settings: &ConnectorSettings, auth: ConnectorAuth) -> Value {
+    let parameters = match auth {
+        ConnectorAuth::AzureAd => json!({
+            "token": {
+                "type": "oauthSetting",
+                "oAuthSettings": {
+                    "identityProvider": "aad",
+                    "clientId": settings.client_id(),
+                    "scopes": [],
+                    "redirectMode": "Global",
+                    "redirectUrl": REDIRECT_URL,
+                    "properties": { "IsFirstParty": "False" },
+                    "customParameters": {
+                        "loginUri": { "value": "https://login.microsoftonline.com" },
+                        "tenantId": { "value": "common" },
+                        "resourceUri": { "value": settings.resource_uri() }
                     }
                 }
-            },
+            }
+        }),
+        ConnectorAuth::ApiKey => json!({
+            "api_key": {
+                "type": "securestring",
+                "uiDefinition": {
+                    "displayName": "API key",
+                    "description": "An API key for your tenant, from the operator of the service.",
+                    "tooltip": "Keys are made with insights-connector api-key create.",
+                    "constraints": { "tabIndex": 2, "clearText": false, "required": "true" }
+                }
+            }
+        }),
+    };
+    json!({
+        "properties": {
+            "connectionParameters": parameters,
             "iconBrandColor": BRAND_COLOR,
             "capabilities": [],
             "publisher": "insights-connector",
@@ -305,9 +419,9 @@ pub fn api_properties() -> Value {
     })
 }
 
-/// Every file of `openapi/` and `connector-definition/`, by path relative to the project root,
+/// Every file of `openapi/` and the connector packages, by path relative to the project root,
 /// as `insights-connector export` writes them.
-pub fn package_files(public_url: &Url) -> Result<Vec<(&'static str, Vec<u8>)>, ConvertError> {
+pub fn package_files(settings: &ConnectorSettings) -> Result<Vec<(String, Vec<u8>)>, ConvertError> {
     let pretty = |value: &Value| {
         let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
         bytes.push(b'\n');
@@ -316,22 +430,26 @@ pub fn package_files(public_url: &Url) -> Result<Vec<(&'static str, Vec<u8>)>, C
     let openapi = serde_json::to_value(document()).map_err(|err| {
         ConvertError::new("/", format!("cannot serialize the OpenAPI document: {err}"))
     })?;
-    Ok(vec![
-        ("openapi/openapi.json", pretty(&openapi)),
+    let mut files = vec![
+        ("openapi/openapi.json".to_owned(), pretty(&openapi)),
         (
-            "connector-definition/apiDefinition.swagger.json",
-            pretty(&api_definition(public_url)?),
-        ),
-        (
-            "connector-definition/apiProperties.json",
-            pretty(&api_properties()),
-        ),
-        ("connector-definition/icon.png", ICON_PNG.to_vec()),
-        (
-            "connector-definition/README.md",
+            "connector-definition/README.md".to_owned(),
             PACKAGE_README.as_bytes().to_vec(),
         ),
-    ])
+    ];
+    for auth in ConnectorAuth::ALL {
+        let folder = auth.folder();
+        files.push((
+            format!("{folder}/apiDefinition.swagger.json"),
+            pretty(&api_definition(settings, auth)?),
+        ));
+        files.push((
+            format!("{folder}/apiProperties.json"),
+            pretty(&api_properties(settings, auth)),
+        ));
+        files.push((format!("{folder}/icon.png"), ICON_PNG.to_vec()));
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use insights_connector::openapi::{connector, lint};
+use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
+use insights_connector::openapi::lint;
 use serde_json::Value;
-use url::Url;
 
 use crate::helpers::{Receiver, spawn_app, token};
 
@@ -30,15 +30,23 @@ fn run(command: &mut Command) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    // Validators may quote the whole document; the end of their output says what failed.
+    let tail: String = text
+        .chars()
+        .rev()
+        .take(3000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(output.status.success(), "{command:?} failed:\n...{tail}");
     text
 }
 
 #[test]
 fn committed_documents_match_what_the_code_generates() {
-    let url = Url::parse(connector::PLACEHOLDER_URL).unwrap();
-    for (path, generated) in connector::package_files(&url).unwrap() {
-        let committed = std::fs::read(Path::new(ROOT).join(path))
+    for (path, generated) in connector::package_files(&ConnectorSettings::placeholder()).unwrap() {
+        let committed = std::fs::read(Path::new(ROOT).join(&path))
             .unwrap_or_else(|_| panic!("{path} is not committed"));
         let same = if path.ends_with(".json") {
             serde_json::from_slice::<Value>(&committed).unwrap()
@@ -54,17 +62,24 @@ fn committed_documents_match_what_the_code_generates() {
 }
 
 #[test]
-fn the_committed_definition_passes_microsofts_schemas_and_the_lint() {
-    let definition_path = Path::new(ROOT).join("connector-definition/apiDefinition.swagger.json");
-    let definition: Value =
-        serde_json::from_slice(&std::fs::read(&definition_path).unwrap()).unwrap();
-    let findings = lint::lint(&definition);
-    assert!(findings.is_empty(), "lint findings:\n{findings:#?}");
-    run(Command::new(venv_tool("python"))
-        .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-        .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
-        .arg(&definition_path)
-        .arg(Path::new(ROOT).join("connector-definition/apiProperties.json")));
+fn the_committed_definitions_pass_microsofts_schemas_and_the_lint() {
+    for folder in ["connector-definition", "connector-definition/api-key"] {
+        let definition_path = Path::new(ROOT)
+            .join(folder)
+            .join("apiDefinition.swagger.json");
+        let definition: Value =
+            serde_json::from_slice(&std::fs::read(&definition_path).unwrap()).unwrap();
+        let findings = lint::lint(&definition);
+        assert!(
+            findings.is_empty(),
+            "{folder}: lint findings:\n{findings:#?}"
+        );
+        run(Command::new(venv_tool("python"))
+            .arg(Path::new(ROOT).join("tools/validate_connector.py"))
+            .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+            .arg(&definition_path)
+            .arg(Path::new(ROOT).join(folder).join("apiProperties.json")));
+    }
     run(Command::new(venv_tool("openapi-spec-validator"))
         .arg(Path::new(ROOT).join("openapi/openapi.json")));
 }
@@ -81,6 +96,14 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
         ),
         ("/connector/apiProperties.json", "apiProperties.json"),
         ("/openapi.json", "openapi.json"),
+        (
+            "/connector/apiDefinition.swagger.json?auth=api-key",
+            "key.apiDefinition.swagger.json",
+        ),
+        (
+            "/connector/apiProperties.json?auth=api-key",
+            "key.apiProperties.json",
+        ),
     ] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
@@ -118,12 +141,33 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
         .arg(dir.path().join("apiDefinition.swagger.json"))
         .arg(dir.path().join("apiProperties.json")));
     run(Command::new(venv_tool("openapi-spec-validator")).arg(dir.path().join("openapi.json")));
+    assert_eq!(
+        saved[0]["securityDefinitions"]["oauth2_auth"]["type"],
+        "oauth2"
+    );
+    assert_eq!(
+        saved[3]["securityDefinitions"]["api_key"]["name"],
+        "X-API-Key"
+    );
+    run(Command::new(venv_tool("python"))
+        .arg(Path::new(ROOT).join("tools/validate_connector.py"))
+        .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+        .arg(dir.path().join("key.apiDefinition.swagger.json"))
+        .arg(dir.path().join("key.apiProperties.json")));
+    let unknown = app
+        .client
+        .get(app.url("/connector/apiProperties.json?auth=basic"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
 }
 
 #[test]
 fn the_report_api_and_probes_stay_out_of_the_connector() {
     let definition =
-        connector::api_definition(&Url::parse(connector::PLACEHOLDER_URL).unwrap()).unwrap();
+        connector::api_definition(&ConnectorSettings::placeholder(), ConnectorAuth::AzureAd)
+            .unwrap();
     let paths: Vec<&String> = definition["paths"].as_object().unwrap().keys().collect();
     assert!(paths.iter().all(|p| !p.contains("/reports/")), "{paths:?}");
     for operator_path in ["/healthz", "/readyz", "/connector/apiProperties.json"] {
@@ -142,7 +186,8 @@ async fn notification_schemas_list_exactly_the_delivered_fields() {
     let app = spawn_app().await;
     let mut receiver = Receiver::start().await;
     let definition =
-        connector::api_definition(&Url::parse(connector::PLACEHOLDER_URL).unwrap()).unwrap();
+        connector::api_definition(&ConnectorSettings::placeholder(), ConnectorAuth::AzureAd)
+            .unwrap();
     let instance = app.create_instance("schemas").await;
     app.report(
         &instance,
@@ -274,38 +319,45 @@ async fn schemathesis_finds_nothing_in_the_live_api() {
 /// `securestring` for an API key, an `oauthSetting` for OAuth 2.0.
 #[test]
 fn connection_parameters_match_the_security_definitions() {
-    let definition =
-        connector::api_definition(&Url::parse(connector::PLACEHOLDER_URL).unwrap()).unwrap();
-    let properties = connector::api_properties();
-    let parameters = properties["properties"]["connectionParameters"]
-        .as_object()
-        .unwrap();
-    let definitions = definition["securityDefinitions"].as_object().unwrap();
-    assert!(!definitions.is_empty());
-    for (name, scheme) in definitions {
-        let expected = match scheme["type"].as_str().unwrap() {
+    let settings = ConnectorSettings::placeholder();
+    for auth in ConnectorAuth::ALL {
+        let definition = connector::api_definition(&settings, auth).unwrap();
+        let properties = connector::api_properties(&settings, auth);
+        let parameters = properties["properties"]["connectionParameters"]
+            .as_object()
+            .unwrap();
+        let definitions = definition["securityDefinitions"].as_object().unwrap();
+        assert_eq!(
+            definitions.len(),
+            1,
+            "{auth:?}: one way to sign in per package"
+        );
+        assert_eq!(
+            parameters.len(),
+            1,
+            "{auth:?}: one connection parameter per package"
+        );
+        let (name, scheme) = definitions.iter().next().unwrap();
+        let parameter = parameters.values().next().unwrap();
+        match scheme["type"].as_str().unwrap() {
             "apiKey" => {
                 assert_eq!(scheme["in"], "header", "{name}");
-                "securestring"
+                assert_eq!(parameter["type"], "securestring", "{name}");
             }
-            "oauth2" => "oauthSetting",
+            "oauth2" => {
+                assert_eq!(parameter["type"], "oauthSetting", "{name}");
+                let settings = &parameter["oAuthSettings"];
+                assert_eq!(settings["identityProvider"], "aad");
+                assert_eq!(
+                    settings["redirectUrl"],
+                    "https://global.consent.azure-apim.net/redirect"
+                );
+            }
             other => panic!("{name}: Power Automate has no connection parameter for {other}"),
-        };
-        let parameter = parameters
-            .values()
-            .find(|p| p["type"] == expected)
-            .unwrap_or_else(|| panic!("{name}: no {expected} connection parameter"));
-        if expected == "oauthSetting" {
-            let settings = &parameter["oAuthSettings"];
-            assert_eq!(settings["identityProvider"], "aad");
-            assert_eq!(
-                settings["redirectUrl"],
-                "https://global.consent.azure-apim.net/redirect"
-            );
         }
-    }
-    for color in ["#007ee5", "#ffffff"] {
-        assert_ne!(properties["properties"]["iconBrandColor"], color);
+        for color in ["#007ee5", "#ffffff"] {
+            assert_ne!(properties["properties"]["iconBrandColor"], color);
+        }
     }
 }
 
