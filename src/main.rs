@@ -1,10 +1,14 @@
 //! The `insights-connector` command: parse the command line, start logging, run.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use insights_connector::config::{Secret, Settings, parse_duration};
-use insights_connector::domain::TenantId;
+use insights_connector::domain::{ApiKeyId, NewApiKey, TenantId};
 use insights_connector::http::auth::mint_hs256;
 use insights_connector::startup::{self, Application};
+use insights_connector::storage::Store;
 use insights_connector::telemetry;
 
 #[derive(Parser)]
@@ -17,9 +21,50 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Print an HS256 bearer token signed with INSIGHTS_JWT_HS256_SECRET (local use and tests).
     Token(TokenArgs),
+    /// Create, list and revoke API keys (sent in the X-API-Key header). The database must not
+    /// be held by a running server.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once, as the last line; only its hash is stored.
+    Create {
+        /// The tenant whose data the key reaches.
+        #[arg(long)]
+        tenant: String,
+        /// A role to grant, such as `platform` for the report API; repeatable.
+        #[arg(long)]
+        role: Vec<String>,
+        /// A label to recognise the key by in listings.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List every key (never the keys themselves): id, tenant, roles, name, status.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a key by its id; its next call is refused.
+    Revoke {
+        /// The key's id, as `list` shows it.
+        id: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// The sled database directory of the service.
+    #[arg(long, env = "INSIGHTS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -45,8 +90,9 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init();
     let result = match cli.command {
-        Command::Serve(settings) => serve(settings).await,
+        Command::Serve(settings) => serve(*settings).await,
         Command::Token(args) => token(&args),
+        Command::ApiKey(command) => api_key(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -58,8 +104,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    if settings.jwt_hs256_secret.is_none() {
-        tracing::warn!("INSIGHTS_JWT_HS256_SECRET is not set: every API call will answer 401");
+    if settings.jwt_hs256_secret.is_none() && settings.jwks_url.is_none() {
+        tracing::warn!(
+            "neither INSIGHTS_JWT_HS256_SECRET nor INSIGHTS_JWKS_URL is set: only API keys are accepted"
+        );
     }
     let shutdown = startup::shutdown_signal()?;
     Application::build(&settings)?.run_until(shutdown).await
@@ -77,4 +125,66 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
     )?;
     println!("{token}");
     Ok(())
+}
+
+async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
+    match command {
+        ApiKeyCommand::Create {
+            tenant,
+            role,
+            name,
+            data,
+        } => {
+            let tenant = TenantId::parse(&tenant).ok_or_else(|| {
+                anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces")
+            })?;
+            let store = Store::open(&data.data_dir)?;
+            let new = NewApiKey::generate(tenant, role, name, chrono::Utc::now())?;
+            store.insert_api_key(&new.record).await?;
+            let record = &new.record;
+            println!(
+                "Created API key {} for tenant {} (roles: {}).",
+                record.id,
+                record.tenant,
+                roles(&record.roles)
+            );
+            println!("Send it in the X-API-Key header. It is shown only now:");
+            println!("{}", new.key);
+        }
+        ApiKeyCommand::List { data } => {
+            let store = Store::open(&data.data_dir)?;
+            println!("id\ttenant\troles\tname\tcreated\tstatus");
+            for key in store.api_keys()? {
+                let status = match key.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".into(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{status}",
+                    key.id,
+                    key.tenant,
+                    roles(&key.roles),
+                    key.name.as_deref().unwrap_or("-"),
+                    key.created_at.to_rfc3339(),
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id, data } => {
+            let id = ApiKeyId::parse(&id).context("the id is not an API key id")?;
+            let store = Store::open(&data.data_dir)?;
+            match store.revoke_api_key(id, chrono::Utc::now()).await? {
+                Some(_) => println!("Revoked API key {id}."),
+                None => anyhow::bail!("no API key has the id {id}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn roles(roles: &[String]) -> String {
+    if roles.is_empty() {
+        "none".into()
+    } else {
+        roles.join(",")
+    }
 }

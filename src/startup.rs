@@ -15,7 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Settings;
 use crate::delivery::{DeliverySettings, Dispatcher};
-use crate::http::{self, AppState, Authenticator};
+use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
 use crate::openapi::ApiDoc;
 use crate::storage::Store;
 
@@ -47,18 +47,18 @@ impl Application {
             },
             Arc::clone(&store),
         )?);
+        let auth = Authenticator::from_settings(settings, Arc::clone(&store))?;
         let state = web::Data::new(AppState {
             unsubscribe_key: store.unsubscribe_key()?,
             store,
             dispatcher,
-            auth: Authenticator::new(
-                settings
-                    .jwt_hs256_secret
-                    .as_ref()
-                    .map(|s| s.expose().as_bytes()),
-            ),
+            auth,
             public_url,
             allow_private_callbacks: settings.callback_allow_private,
+            rate_limits: RateLimits {
+                connector: RateLimiter::new(settings.rate_limit),
+                report: RateLimiter::new(settings.report_rate_limit),
+            },
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -6,6 +6,8 @@ pub mod catalog;
 pub mod error;
 pub mod health;
 pub mod instances;
+pub mod jwks;
+pub mod rate_limit;
 pub mod reports;
 pub mod subscriptions;
 pub mod triggers;
@@ -18,6 +20,7 @@ use url::Url;
 
 pub use auth::{Authenticator, Caller};
 pub use error::ApiError;
+pub use rate_limit::{RateLimiter, RateLimits};
 
 use crate::delivery::Dispatcher;
 use crate::storage::Store;
@@ -35,6 +38,8 @@ pub struct AppState {
     /// Keys the unguessable secret in each subscription's `Location` URL.
     pub unsubscribe_key: Vec<u8>,
     pub allow_private_callbacks: bool,
+    /// Per-tenant limits, spent by the `Caller` and `Platform` extractors.
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {

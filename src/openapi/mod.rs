@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the whole API, built from the handlers' utoipa annotations.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{catalog, health, instances, reports, subscriptions, triggers};
@@ -54,6 +54,13 @@ impl Modify for BearerAuth {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key made with `insights-connector api-key create`.",
+            ))),
         );
     }
 }

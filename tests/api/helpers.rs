@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use insights_connector::config::{Settings, parse_duration, parse_schedule};
+use insights_connector::config::{Settings, parse_duration, parse_rate_limit, parse_schedule};
 use insights_connector::startup::Application;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -186,6 +186,15 @@ impl TestAppBuilder {
             retry_schedule: parse_schedule(&self.retry_schedule).unwrap(),
             delivery_timeout: parse_duration("2s").unwrap(),
             workers: 2,
+            jwks_url: None,
+            jwt_audience: vec![],
+            jwt_issuer: vec![],
+            allowed_tenants: vec![],
+            jwks_refetch_interval: parse_duration("60s").unwrap(),
+            aad_client_id: None,
+            aad_resource_uri: None,
+            rate_limit: parse_rate_limit("100/60s").unwrap(),
+            report_rate_limit: parse_rate_limit("1000/60s").unwrap(),
         };
         let app = Application::build(&settings).expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
