@@ -2,14 +2,17 @@
 //! a callback receiver that forwards what it receives into a channel.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use insights_connector::config::{Settings, parse_duration, parse_rate_limit, parse_schedule};
+use insights_connector::domain::{NewApiKey, TenantId};
 use insights_connector::startup::Application;
-use jsonwebtoken::{EncodingKey, Header, encode};
+use insights_connector::storage::Store;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::mpsc;
@@ -17,6 +20,125 @@ use tokio::sync::mpsc;
 pub const SECRET: &str = "test-secret-that-is-long-enough";
 pub const TENANT: &str = "tenant-a";
 pub const OTHER_TENANT: &str = "tenant-b";
+/// The audience of the tests' Azure AD tokens.
+pub const AUDIENCE: &str = "api://insights-test";
+/// Azure AD's v1 and v2 issuers.
+pub const ISSUERS: &str =
+    "https://sts.windows.net/{tid}/,https://login.microsoftonline.com/{tid}/v2.0";
+
+/// The test-only RSA keys of `tests/fixtures`, by name (`a`, `b`).
+fn private_pem(key: &str) -> &'static str {
+    match key {
+        "a" => include_str!("../fixtures/rs256-a.pem"),
+        "b" => include_str!("../fixtures/rs256-b.pem"),
+        other => panic!("no test key {other}"),
+    }
+}
+
+/// Key `a`'s public half, as PEM.
+pub const PUBLIC_PEM_A: &str = include_str!("../fixtures/rs256-a.pub.pem");
+
+/// The `kid` under which the JWKS server publishes key `key`.
+pub fn kid(key: &str) -> String {
+    format!("test-key-{key}")
+}
+
+/// Claims of a valid Azure AD v1 token of `tenant`.
+pub fn azure_claims(tenant: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "aud": AUDIENCE,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "tid": tenant,
+        "oid": format!("aad-user-of-{tenant}"),
+        "roles": [],
+        "nbf": now - 10,
+        "iat": now - 10,
+        "exp": now + 3600,
+    })
+}
+
+/// An RS256 token signed with test key `key`, its header naming `kid`.
+pub fn rs256_token(key: &str, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    let key = EncodingKey::from_rsa_pem(private_pem(key).as_bytes()).unwrap();
+    encode(&header, claims, &key).unwrap()
+}
+
+/// A JWKS endpoint on 127.0.0.1:0 whose key set a test can rotate, or make fail.
+pub struct JwksServer {
+    pub url: String,
+    /// The keys served by name; `None` answers 500.
+    keys: Arc<Mutex<Option<Vec<String>>>>,
+    fetches: Arc<AtomicUsize>,
+    handle: ServerHandle,
+}
+
+impl JwksServer {
+    pub async fn start(keys: &[&str]) -> Self {
+        let served: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
+        let fetches: Arc<AtomicUsize> = Arc::default();
+        let state = web::Data::new((Arc::clone(&served), Arc::clone(&fetches)));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .default_service(web::to(serve_jwks))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let jwks = Self {
+            url: format!("http://127.0.0.1:{port}/discovery/v2.0/keys"),
+            keys: served,
+            fetches,
+            handle,
+        };
+        jwks.serve(keys);
+        jwks
+    }
+
+    /// Serves these keys from now on.
+    pub fn serve(&self, keys: &[&str]) {
+        *self.keys.lock().unwrap() = Some(keys.iter().map(|k| (*k).to_owned()).collect());
+    }
+
+    /// Answers 500 from now on.
+    pub fn fail(&self) {
+        *self.keys.lock().unwrap() = None;
+    }
+
+    /// How many times the key set was fetched.
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
+    }
+}
+
+type JwksState = (Arc<Mutex<Option<Vec<String>>>>, Arc<AtomicUsize>);
+
+async fn serve_jwks(state: web::Data<JwksState>) -> HttpResponse {
+    let all: Value = serde_json::from_str(include_str!("../fixtures/rs256-jwks.json")).unwrap();
+    state.1.fetch_add(1, Ordering::SeqCst);
+    match state.0.lock().unwrap().clone() {
+        Some(names) => {
+            let keys: Vec<Value> = names.iter().map(|name| all[name].clone()).collect();
+            HttpResponse::Ok().json(json!({ "keys": keys }))
+        }
+        None => HttpResponse::InternalServerError().finish(),
+    }
+}
 
 /// A bearer token for `tenant`, optionally with the platform role.
 pub fn token(tenant: &str, platform: bool) -> String {
@@ -141,6 +263,12 @@ pub struct TestAppBuilder {
     data_dir: Option<Arc<TempDir>>,
     retry_schedule: String,
     allow_private_callbacks: bool,
+    rate_limit: String,
+    report_rate_limit: String,
+    jwks_url: Option<String>,
+    jwks_refetch_interval: String,
+    /// Keys to create before the server starts: tenant, roles, revoked.
+    api_keys: Vec<(String, Vec<String>, bool)>,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -148,6 +276,11 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         data_dir: None,
         retry_schedule: "20ms,20ms,20ms".into(),
         allow_private_callbacks: true,
+        rate_limit: "100/60s".into(),
+        report_rate_limit: "1000/60s".into(),
+        jwks_url: None,
+        jwks_refetch_interval: "60s".into(),
+        api_keys: Vec::new(),
     }
 }
 
@@ -173,10 +306,65 @@ impl TestAppBuilder {
         self
     }
 
+    /// Connector and report API limits, as `calls/window`.
+    pub fn rate_limits(mut self, connector: &str, report: &str) -> Self {
+        self.rate_limit = connector.into();
+        self.report_rate_limit = report.into();
+        self
+    }
+
+    /// Accepts Azure AD tokens: keys from `jwks`, audience `AUDIENCE`, Azure's issuers, and
+    /// only `TENANT` and `OTHER_TENANT`.
+    pub fn azure_ad(mut self, jwks: &JwksServer) -> Self {
+        self.jwks_url = Some(jwks.url.clone());
+        self
+    }
+
+    pub fn jwks_refetch_interval(mut self, interval: &str) -> Self {
+        self.jwks_refetch_interval = interval.into();
+        self
+    }
+
+    /// Creates an API key before the server starts; it lands in `TestApp::api_keys`.
+    pub fn api_key(mut self, tenant: &str, roles: &[&str]) -> Self {
+        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.api_keys.push((tenant.into(), roles, false));
+        self
+    }
+
+    /// Like `api_key`, revoked before the server starts.
+    pub fn revoked_api_key(mut self, tenant: &str) -> Self {
+        self.api_keys.push((tenant.into(), Vec::new(), true));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
             .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let mut api_keys = Vec::new();
+        if !self.api_keys.is_empty() {
+            let store = Store::open(data_dir.path()).unwrap();
+            for (tenant, roles, revoked) in self.api_keys {
+                let tenant = TenantId::parse(&tenant).unwrap();
+                let new = NewApiKey::generate(tenant, roles, None, chrono::Utc::now()).unwrap();
+                store.insert_api_key(&new.record).await.unwrap();
+                if revoked {
+                    store
+                        .revoke_api_key(new.record.id, chrono::Utc::now())
+                        .await
+                        .unwrap();
+                }
+                api_keys.push(new.key);
+            }
+        }
+        let azure_ad = self.jwks_url.is_some();
+        let list = |items: &str| -> Vec<String> {
+            match azure_ad {
+                true => items.split(',').map(str::to_owned).collect(),
+                false => vec![],
+            }
+        };
         let settings = Settings {
             bind: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.path().to_path_buf(),
@@ -186,15 +374,15 @@ impl TestAppBuilder {
             retry_schedule: parse_schedule(&self.retry_schedule).unwrap(),
             delivery_timeout: parse_duration("2s").unwrap(),
             workers: 2,
-            jwks_url: None,
-            jwt_audience: vec![],
-            jwt_issuer: vec![],
-            allowed_tenants: vec![],
-            jwks_refetch_interval: parse_duration("60s").unwrap(),
+            jwks_url: self.jwks_url.map(|url| url.parse().unwrap()),
+            jwt_audience: list(AUDIENCE),
+            jwt_issuer: list(ISSUERS),
+            allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT}")),
+            jwks_refetch_interval: parse_duration(&self.jwks_refetch_interval).unwrap(),
             aad_client_id: None,
             aad_resource_uri: None,
-            rate_limit: parse_rate_limit("100/60s").unwrap(),
-            report_rate_limit: parse_rate_limit("1000/60s").unwrap(),
+            rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),
+            report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
         };
         let app = Application::build(&settings).expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -205,6 +393,7 @@ impl TestAppBuilder {
             client: reqwest::Client::new(),
             token: token(TENANT, false),
             platform_token: token(TENANT, true),
+            api_keys,
             data_dir,
             handle,
             task: Some(task),
@@ -219,6 +408,8 @@ pub struct TestApp {
     pub token: String,
     /// A data platform of `TENANT`.
     pub platform_token: String,
+    /// The keys the builder created, in order.
+    pub api_keys: Vec<String>,
     pub data_dir: Arc<TempDir>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -249,6 +440,16 @@ impl TestApp {
         self.client
             .get(self.url(path))
             .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET with an API key.
+    pub async fn get_with_key(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("X-API-Key", key)
             .send()
             .await
             .unwrap()
