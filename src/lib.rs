@@ -7,8 +7,10 @@
 //! - [`delivery`]: callbacks over HTTP, the only module that imports reqwest.
 //! - [`http`]: the actix surface: handlers, wire types, auth, errors.
 //! - [`openapi`]: the OpenAPI document built from the handlers' annotations.
+//! - [`admin`]: operator commands on API keys, through the data directory's admin socket.
 //! - [`config`], [`startup`], [`telemetry`]: settings, wiring, logs.
 
+pub mod admin;
 pub mod config;
 pub mod delivery;
 pub mod domain;

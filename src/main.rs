@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use insights_connector::admin::{self, AdminRequest, AdminResponse};
 use insights_connector::config::{Secret, Settings, parse_duration};
-use insights_connector::domain::{ApiKeyId, NewApiKey, TenantId};
+use insights_connector::domain::{ApiKeyId, TenantId};
 use insights_connector::http::auth::mint_hs256;
 use insights_connector::startup::{self, Application};
 use insights_connector::storage::Store;
@@ -24,8 +25,8 @@ enum Command {
     Serve(Box<Settings>),
     /// Print an HS256 bearer token signed with INSIGHTS_JWT_HS256_SECRET (local use and tests).
     Token(TokenArgs),
-    /// Create, list and revoke API keys (sent in the X-API-Key header). The database must not
-    /// be held by a running server.
+    /// Create, list and revoke API keys (sent in the X-API-Key header), through the running
+    /// server's admin socket or, when no server runs, in the database directly.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
 }
@@ -128,7 +129,7 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
 }
 
 async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
-    match command {
+    let (data_dir, request) = match command {
         ApiKeyCommand::Create {
             tenant,
             role,
@@ -138,10 +139,26 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
             let tenant = TenantId::parse(&tenant).ok_or_else(|| {
                 anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces")
             })?;
-            let store = Store::open(&data.data_dir)?;
-            let new = NewApiKey::generate(tenant, role, name, chrono::Utc::now())?;
-            store.insert_api_key(&new.record).await?;
-            let record = &new.record;
+            let request = AdminRequest::CreateApiKey {
+                tenant,
+                roles: role,
+                name,
+            };
+            (data.data_dir, request)
+        }
+        ApiKeyCommand::List { data } => (data.data_dir, AdminRequest::ListApiKeys),
+        ApiKeyCommand::Revoke { id, data } => {
+            let id = ApiKeyId::parse(&id).context("the id is not an API key id")?;
+            (data.data_dir, AdminRequest::RevokeApiKey { id })
+        }
+    };
+    // A running server holds the database: ask it; otherwise open the database directly.
+    let response = match admin::call(&data_dir, &request).await? {
+        Some(response) => response,
+        None => admin::handle(&Store::open(&data_dir)?, request).await,
+    };
+    match response {
+        AdminResponse::Created { record, key } => {
             println!(
                 "Created API key {} for tenant {} (roles: {}).",
                 record.id,
@@ -149,12 +166,11 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
                 roles(&record.roles)
             );
             println!("Send it in the X-API-Key header. It is shown only now:");
-            println!("{}", new.key);
+            println!("{key}");
         }
-        ApiKeyCommand::List { data } => {
-            let store = Store::open(&data.data_dir)?;
+        AdminResponse::Listed { keys } => {
             println!("id\ttenant\troles\tname\tcreated\tstatus");
-            for key in store.api_keys()? {
+            for key in keys {
                 let status = match key.revoked_at {
                     Some(at) => format!("revoked {}", at.to_rfc3339()),
                     None => "active".into(),
@@ -169,14 +185,13 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        ApiKeyCommand::Revoke { id, data } => {
-            let id = ApiKeyId::parse(&id).context("the id is not an API key id")?;
-            let store = Store::open(&data.data_dir)?;
-            match store.revoke_api_key(id, chrono::Utc::now()).await? {
-                Some(_) => println!("Revoked API key {id}."),
-                None => anyhow::bail!("no API key has the id {id}"),
-            }
+        AdminResponse::Revoked {
+            record: Some(record),
+        } => {
+            println!("Revoked API key {}.", record.id);
         }
+        AdminResponse::Revoked { record: None } => anyhow::bail!("no API key has that id"),
+        AdminResponse::Failed { message } => anyhow::bail!("{message}"),
     }
     Ok(())
 }

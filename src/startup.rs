@@ -13,6 +13,7 @@ use url::Url;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::admin;
 use crate::config::Settings;
 use crate::delivery::{DeliverySettings, Dispatcher};
 use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
@@ -26,6 +27,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// Answers `api-key` commands while this server holds the database.
+    admin: Option<(tokio::task::JoinHandle<()>, std::path::PathBuf)>,
 }
 
 impl Application {
@@ -90,11 +93,22 @@ impl Application {
             server = server.workers(settings.workers);
         }
         let server = server.listen(listener)?.run();
+        let admin = match admin::listen(&settings.data_dir) {
+            Ok(listener) => Some((
+                tokio::spawn(admin::serve(listener, Arc::clone(&state.store))),
+                admin::socket_path(&settings.data_dir),
+            )),
+            Err(err) => {
+                tracing::warn!(error = %err, "no admin socket: api-key commands need the server stopped");
+                None
+            }
+        };
         tracing::info!(address = %local, "listening");
         Ok(Self {
             port: local.port(),
             server,
             state,
+            admin,
         })
     }
 
@@ -127,6 +141,12 @@ impl Application {
         });
         self.server.await?;
         stopper.abort();
+        if let Some((task, path)) = self.admin {
+            task.abort();
+            // Awaited so that its handle on the store is gone before storage is flushed.
+            let _ = task.await;
+            let _ = std::fs::remove_file(path);
+        }
         self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
         self.state.store.flush().await?;
         tracing::info!("stopped");

@@ -384,7 +384,7 @@ impl TestAppBuilder {
             rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),
             report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
         };
-        let app = Application::build(&settings).expect("the app builds");
+        let app = build_when_released(&settings).await;
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
@@ -399,6 +399,22 @@ impl TestAppBuilder {
             task: Some(task),
         }
     }
+}
+
+/// Builds the app, waiting up to 2 s for a data dir that an earlier store in this process
+/// still holds: sled's background writers let go of the directory shortly after its last
+/// handle is dropped.
+async fn build_when_released(settings: &Settings) -> Application {
+    for _ in 0..100 {
+        match Application::build(settings) {
+            Ok(app) => return app,
+            Err(err) if err.to_string().contains("in use by another process") => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("the app does not build: {err:#}"),
+        }
+    }
+    panic!("the data dir stayed locked");
 }
 
 pub struct TestApp {

@@ -16,7 +16,7 @@ use crate::helpers::{
 #[tokio::test]
 async fn a_full_scenario_logs_no_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let created = api_key_command(dir.path(), &["create", "--tenant", TENANT]);
+    let created = api_key_command(dir.path(), &["create", "--tenant", TENANT]).await;
     let api_key = created.lines().last().unwrap().trim().to_owned();
     let jwks = JwksServer::start(&["a"]).await;
     let mut receiver = Receiver::start().await;
