@@ -80,9 +80,13 @@ pub async fn handle(store: &Store, request: AdminRequest) -> AdminResponse {
             Ok(new) => store
                 .insert_api_key(&new.record)
                 .await
-                .map(|()| AdminResponse::Created {
-                    record: new.record,
-                    key: new.key,
+                .map(|()| {
+                    tracing::info!(api_key_id = %new.record.id, tenant = %new.record.tenant,
+                        "API key created");
+                    AdminResponse::Created {
+                        record: new.record,
+                        key: new.key,
+                    }
                 })
                 .map_err(|err| err.to_string()),
             Err(err) => Err(err.to_string()),
@@ -94,7 +98,10 @@ pub async fn handle(store: &Store, request: AdminRequest) -> AdminResponse {
         AdminRequest::RevokeApiKey { id } => store
             .revoke_api_key(id, chrono::Utc::now())
             .await
-            .map(|record| AdminResponse::Revoked { record })
+            .map(|record| {
+                tracing::info!(api_key_id = %id, found = record.is_some(), "API key revoked");
+                AdminResponse::Revoked { record }
+            })
             .map_err(|err| err.to_string()),
     };
     result.unwrap_or_else(|message| AdminResponse::Failed { message })

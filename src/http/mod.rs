@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod credentials;
 pub mod error;
 pub mod health;
 pub mod instances;

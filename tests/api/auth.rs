@@ -6,10 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    JwksServer, OTHER_TENANT, PUBLIC_PEM_A, TENANT, TestApp, azure_claims, kid, rs256_token,
-    spawn_app_builder, token,
-};
+use crate::helpers::{OTHER_TENANT, TENANT, TestApp, spawn_app_builder, token};
+use crate::identity::{JwksServer, PUBLIC_PEM_A, azure_claims, kid, rs256_token};
 
 /// How a request presents (or fails to present) credentials.
 enum Credential {

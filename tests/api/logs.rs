@@ -9,9 +9,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::api_keys::api_key_command;
-use crate::helpers::{
-    AUDIENCE, ISSUERS, JwksServer, Receiver, SECRET, TENANT, azure_claims, kid, rs256_token, token,
-};
+use crate::helpers::{Receiver, SECRET, TENANT, token};
+use crate::identity::{AUDIENCE, ISSUERS, JwksServer, azure_claims, kid, rs256_token};
 
 #[tokio::test]
 async fn a_full_scenario_logs_no_secret() {

@@ -6,6 +6,7 @@ mod auth;
 mod bad_inputs;
 mod cli;
 mod helpers;
+mod identity;
 mod logs;
 mod rate_limits;
 mod reports;
