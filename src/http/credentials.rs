@@ -354,3 +354,73 @@ fn list(items: &[String]) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn build(args: &[&str]) -> anyhow::Result<Authenticator> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let settings = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .unwrap()
+            .settings;
+        Authenticator::from_settings(&settings, store)
+    }
+
+    const JWKS: &str = "--jwks-url=https://login.example/keys";
+    const ISSUER: &str = "--jwt-issuer=https://sts.windows.net/{tid}/";
+
+    #[test]
+    fn settings_that_would_admit_foreign_tokens_refuse_to_start() {
+        let cases: [(&[&str], &str); 3] = [
+            (&[JWKS, ISSUER], "no audience admits tokens for any app"),
+            (
+                &[JWKS, "--jwt-audience=api://x"],
+                "no issuer admits any issuer",
+            ),
+            (&["--allowed-tenants=a b"], "a tenant id with a space"),
+        ];
+        for (args, reason) in cases {
+            assert!(build(args).is_err(), "{reason}: {args:?}");
+        }
+    }
+
+    #[test]
+    fn the_azure_ad_app_ids_serve_as_audiences_when_none_is_set() {
+        let auth = build(&[JWKS, ISSUER, "--aad-client-id=client"]).unwrap();
+        let Some(Credential::Rs256(rs256)) = auth.credentials.first() else {
+            panic!("RS256 tokens are accepted");
+        };
+        assert_eq!(
+            rs256.validation.aud,
+            Some(HashSet::from(["client".to_owned()]))
+        );
+    }
+
+    #[test]
+    fn an_issuer_template_accepts_only_the_tokens_own_tenant() {
+        let auth = build(&[JWKS, ISSUER, "--jwt-audience=api://x"]).unwrap();
+        let Some(Credential::Rs256(rs256)) = auth.credentials.first() else {
+            panic!("RS256 tokens are accepted");
+        };
+        let claims = |tid: &str, iss: &str| Claims {
+            tid: Some(tid.into()),
+            oid: Some("someone".into()),
+            sub: None,
+            iss: Some(iss.into()),
+            roles: vec![],
+        };
+        assert!(rs256.issuer_accepted(&claims("t1", "https://sts.windows.net/t1/")));
+        assert!(!rs256.issuer_accepted(&claims("t1", "https://sts.windows.net/t2/")));
+        assert!(!rs256.issuer_accepted(&claims("t1", "https://sts.windows.net/t1")));
+    }
+}
