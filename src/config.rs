@@ -71,6 +71,73 @@ pub struct Settings {
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "INSIGHTS_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// Where the token issuer (Azure AD) publishes its signing keys, for RS256 bearer tokens.
+    #[arg(long, env = "INSIGHTS_JWKS_URL")]
+    pub jwks_url: Option<Url>,
+
+    /// Accepted `aud` values of RS256 tokens, comma-separated; defaults to the Azure AD
+    /// resource URI and client id.
+    #[arg(long, env = "INSIGHTS_JWT_AUDIENCE", value_delimiter = ',')]
+    pub jwt_audience: Vec<String>,
+
+    /// Accepted `iss` values of RS256 tokens, comma-separated; `{tid}` stands for the token's
+    /// own tenant.
+    #[arg(long, env = "INSIGHTS_JWT_ISSUER", value_delimiter = ',')]
+    pub jwt_issuer: Vec<String>,
+
+    /// Accepted tenants (`tid` of tokens, tenant of API keys), comma-separated; none means any.
+    #[arg(long, env = "INSIGHTS_ALLOWED_TENANTS", value_delimiter = ',')]
+    pub allowed_tenants: Vec<String>,
+
+    /// The shortest time between two fetches of the signing keys caused by an unknown `kid`.
+    #[arg(long, env = "INSIGHTS_JWKS_REFETCH_INTERVAL", default_value = "60s",
+          value_parser = parse_duration)]
+    pub jwks_refetch_interval: Duration,
+
+    /// The application (client) id of the connector's Azure AD app registration.
+    #[arg(long, env = "INSIGHTS_AAD_CLIENT_ID")]
+    pub aad_client_id: Option<String>,
+
+    /// The Application ID URI of that app (the OAuth resource), for example `api://insights`.
+    #[arg(long, env = "INSIGHTS_AAD_RESOURCE_URI")]
+    pub aad_resource_uri: Option<String>,
+
+    /// Connector calls a tenant may make per window, as `calls/window` (`100/60s`).
+    #[arg(long, env = "INSIGHTS_RATE_LIMIT", default_value = "100/60s",
+          value_parser = parse_rate_limit)]
+    pub rate_limit: RateLimit,
+
+    /// Report API calls a tenant may make per window, counted apart from connector calls.
+    #[arg(long, env = "INSIGHTS_REPORT_RATE_LIMIT", default_value = "1000/60s",
+          value_parser = parse_rate_limit)]
+    pub report_rate_limit: RateLimit,
+}
+
+/// At most `calls` calls in each window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub calls: u32,
+    pub per: Duration,
+}
+
+/// Parses `100/60s`: a positive number of calls, `/`, a window.
+pub fn parse_rate_limit(raw: &str) -> Result<RateLimit, String> {
+    let (calls, per) = raw
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| format!("'{raw}' must read calls/window, like 100/60s"))?;
+    let calls: u32 = calls
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&c| c > 0)
+        .ok_or_else(|| format!("'{raw}' must start with a positive whole number of calls"))?;
+    let per = parse_duration(per)?;
+    if per.is_zero() {
+        return Err(format!("'{raw}' needs a window longer than zero"));
+    }
+    Ok(RateLimit { calls, per })
 }
 
 /// The delays between delivery attempts.
@@ -137,6 +204,29 @@ mod tests {
         let schedule = parse_schedule("5s,5m,30m,2h,5h,10h,10h").unwrap();
         assert_eq!(schedule.0.len(), 7);
         assert_eq!(schedule.0[6], Duration::from_secs(36_000));
+    }
+
+    #[test]
+    fn rate_limits_parse_as_calls_per_window() {
+        assert_eq!(
+            parse_rate_limit("100/60s"),
+            Ok(RateLimit {
+                calls: 100,
+                per: Duration::from_secs(60)
+            })
+        );
+        let bad = [
+            ("", "empty"),
+            ("100", "no window"),
+            ("0/60s", "zero calls admit nobody"),
+            ("-1/60s", "negative calls"),
+            ("100/0s", "an empty window never closes"),
+            ("100/60", "a window without a unit"),
+            ("many/60s", "calls not a number"),
+        ];
+        for (raw, reason) in bad {
+            assert!(parse_rate_limit(raw).is_err(), "{reason}: {raw:?}");
+        }
     }
 
     #[test]

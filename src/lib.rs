@@ -4,11 +4,14 @@
 //!
 //! - [`domain`]: pure types and rules (triggers, subscriptions, threshold crossing, events).
 //! - [`storage`]: the sled database, the only module that imports sled.
-//! - [`delivery`]: callbacks over HTTP, the only module that imports reqwest.
+//! - [`delivery`]: callbacks over HTTP; with `http::jwks` (fetching token signing keys), the
+//!   only modules that import reqwest.
 //! - [`http`]: the actix surface: handlers, wire types, auth, errors.
 //! - [`openapi`]: the OpenAPI document built from the handlers' annotations.
+//! - [`admin`]: operator commands on API keys, through the data directory's admin socket.
 //! - [`config`], [`startup`], [`telemetry`]: settings, wiring, logs.
 
+pub mod admin;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -1,14 +1,18 @@
 //! The `insights-connector` command: parse the command line, start logging, run.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use insights_connector::admin::{self, AdminRequest, AdminResponse};
 use insights_connector::config::{Secret, Settings, parse_duration};
-use insights_connector::domain::TenantId;
+use insights_connector::domain::{ApiKeyId, TenantId};
 use insights_connector::http::auth::mint_hs256;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
 use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
+use insights_connector::storage::Store;
 use insights_connector::telemetry;
-use std::path::PathBuf;
 use url::Url;
 
 #[derive(Parser)]
@@ -21,11 +25,52 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Write openapi/openapi.json and the connector-definition/ package.
     Export(ExportArgs),
     /// Print an HS256 bearer token signed with INSIGHTS_JWT_HS256_SECRET (local use and tests).
     Token(TokenArgs),
+    /// Create, list and revoke API keys (sent in the X-API-Key header), through the running
+    /// server's admin socket or, when no server runs, in the database directly.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once, as the last line; only its hash is stored.
+    Create {
+        /// The tenant whose data the key reaches.
+        #[arg(long)]
+        tenant: String,
+        /// A role to grant, such as `platform` for the report API; repeatable.
+        #[arg(long)]
+        role: Vec<String>,
+        /// A label to recognise the key by in listings.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List every key (never the keys themselves): id, tenant, roles, name, status.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a key by its id; its next call is refused.
+    Revoke {
+        /// The key's id, as `list` shows it.
+        id: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// The sled database directory of the service.
+    #[arg(long, env = "INSIGHTS_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -67,9 +112,10 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init();
     let result = match cli.command {
-        Command::Serve(settings) => serve(settings).await,
+        Command::Serve(settings) => serve(*settings).await,
         Command::Export(args) => export(&args),
         Command::Token(args) => token(&args),
+        Command::ApiKey(command) => api_key(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -81,8 +127,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    if settings.jwt_hs256_secret.is_none() {
-        tracing::warn!("INSIGHTS_JWT_HS256_SECRET is not set: every API call will answer 401");
+    if settings.jwt_hs256_secret.is_none() && settings.jwks_url.is_none() {
+        tracing::warn!(
+            "neither INSIGHTS_JWT_HS256_SECRET nor INSIGHTS_JWKS_URL is set: only API keys are accepted"
+        );
     }
     let shutdown = startup::shutdown_signal()?;
     Application::build(&settings)?.run_until(shutdown).await
@@ -130,4 +178,80 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         println!("wrote {}", target.display());
     }
     Ok(())
+}
+
+async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
+    let (data_dir, request) = match command {
+        ApiKeyCommand::Create {
+            tenant,
+            role,
+            name,
+            data,
+        } => {
+            let tenant = TenantId::parse(&tenant).ok_or_else(|| {
+                anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces")
+            })?;
+            let request = AdminRequest::CreateApiKey {
+                tenant,
+                roles: role,
+                name,
+            };
+            (data.data_dir, request)
+        }
+        ApiKeyCommand::List { data } => (data.data_dir, AdminRequest::ListApiKeys),
+        ApiKeyCommand::Revoke { id, data } => {
+            let id = ApiKeyId::parse(&id).context("the id is not an API key id")?;
+            (data.data_dir, AdminRequest::RevokeApiKey { id })
+        }
+    };
+    // A running server holds the database: ask it; otherwise open the database directly.
+    let response = match admin::call(&data_dir, &request).await? {
+        Some(response) => response,
+        None => admin::handle(&Store::open(&data_dir)?, request).await,
+    };
+    match response {
+        AdminResponse::Created { record, key } => {
+            println!(
+                "Created API key {} for tenant {} (roles: {}).",
+                record.id,
+                record.tenant,
+                roles(&record.roles)
+            );
+            println!("Send it in the X-API-Key header. It is shown only now:");
+            println!("{key}");
+        }
+        AdminResponse::Listed { keys } => {
+            println!("id\ttenant\troles\tname\tcreated\tstatus");
+            for key in keys {
+                let status = match key.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".into(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{status}",
+                    key.id,
+                    key.tenant,
+                    roles(&key.roles),
+                    key.name.as_deref().unwrap_or("-"),
+                    key.created_at.to_rfc3339(),
+                );
+            }
+        }
+        AdminResponse::Revoked {
+            record: Some(record),
+        } => {
+            println!("Revoked API key {}.", record.id);
+        }
+        AdminResponse::Revoked { record: None } => anyhow::bail!("no API key has that id"),
+        AdminResponse::Failed { message } => anyhow::bail!("{message}"),
+    }
+    Ok(())
+}
+
+fn roles(roles: &[String]) -> String {
+    if roles.is_empty() {
+        "none".into()
+    } else {
+        roles.join(",")
+    }
 }

@@ -13,10 +13,12 @@ use url::Url;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::admin;
 use crate::config::Settings;
 use crate::delivery::{DeliverySettings, Dispatcher};
-use crate::http::{self, AppState, Authenticator};
+use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
 use crate::openapi::ApiDoc;
+use crate::openapi::connector::ConnectorSettings;
 use crate::storage::Store;
 
 /// How long shutdown waits for requests and deliveries in flight.
@@ -26,6 +28,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// Answers `api-key` commands while this server holds the database.
+    admin: Option<(tokio::task::JoinHandle<()>, std::path::PathBuf)>,
 }
 
 impl Application {
@@ -47,18 +51,24 @@ impl Application {
             },
             Arc::clone(&store),
         )?);
+        let auth = Authenticator::from_settings(settings, Arc::clone(&store))?;
+        let connector = ConnectorSettings {
+            public_url: public_url.to_string(),
+            aad_client_id: settings.aad_client_id.clone(),
+            aad_resource_uri: settings.aad_resource_uri.clone(),
+        };
         let state = web::Data::new(AppState {
             unsubscribe_key: store.unsubscribe_key()?,
             store,
             dispatcher,
-            auth: Authenticator::new(
-                settings
-                    .jwt_hs256_secret
-                    .as_ref()
-                    .map(|s| s.expose().as_bytes()),
-            ),
+            auth,
             public_url,
+            connector,
             allow_private_callbacks: settings.callback_allow_private,
+            rate_limits: RateLimits {
+                connector: RateLimiter::new(settings.rate_limit),
+                report: RateLimiter::new(settings.report_rate_limit),
+            },
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -90,11 +100,22 @@ impl Application {
             server = server.workers(settings.workers);
         }
         let server = server.listen(listener)?.run();
+        let admin = match admin::listen(&settings.data_dir) {
+            Ok(listener) => Some((
+                tokio::spawn(admin::serve(listener, Arc::clone(&state.store))),
+                admin::socket_path(&settings.data_dir),
+            )),
+            Err(err) => {
+                tracing::warn!(error = %err, "no admin socket: api-key commands need the server stopped");
+                None
+            }
+        };
         tracing::info!(address = %local, "listening");
         Ok(Self {
             port: local.port(),
             server,
             state,
+            admin,
         })
     }
 
@@ -127,6 +148,12 @@ impl Application {
         });
         self.server.await?;
         stopper.abort();
+        if let Some((task, path)) = self.admin {
+            task.abort();
+            // Awaited so that its handle on the store is gone before storage is flushed.
+            let _ = task.await;
+            let _ = std::fs::remove_file(path);
+        }
         self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
         self.state.store.flush().await?;
         tracing::info!("stopped");

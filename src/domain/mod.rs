@@ -1,6 +1,7 @@
 //! Pure types and rules of the connector: ids, triggers, subscriptions, catalog items, events,
 //! threshold crossing and callback URLs. Nothing here knows about HTTP, storage or delivery.
 
+pub mod api_key;
 pub mod callback_url;
 pub mod catalog;
 pub mod event;
@@ -12,6 +13,7 @@ pub mod subscription;
 pub mod threshold;
 pub mod trigger;
 
+pub use api_key::{ApiKeyId, ApiKeyRecord, NewApiKey, PresentedApiKey};
 pub use callback_url::CallbackUrl;
 pub use catalog::{CatalogItem, CatalogKind, ItemId};
 pub use event::{Event, EventDetails};

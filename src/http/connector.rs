@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
-use crate::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
+use crate::openapi::connector::{self, ConnectorAuth};
 
 /// How the connection signs in.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -34,14 +34,6 @@ impl PackageQuery {
     }
 }
 
-fn settings(state: &AppState) -> ConnectorSettings {
-    ConnectorSettings {
-        public_url: state.public_url.to_string(),
-        aad_client_id: None,
-        aad_resource_uri: None,
-    }
-}
-
 /// Get the connector definition
 ///
 /// The Swagger 2.0 definition to import into Power Automate, pointing at this service.
@@ -57,7 +49,7 @@ pub async fn api_definition(
     state: web::Data<AppState>,
     query: web::Query<PackageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let definition = connector::api_definition(&settings(&state), query.auth())
+    let definition = connector::api_definition(&state.connector, query.auth())
         .map_err(|err| ApiError::Internal(err.into()))?;
     Ok(HttpResponse::Ok().json(definition))
 }
@@ -76,5 +68,5 @@ pub async fn api_properties(
     state: web::Data<AppState>,
     query: web::Query<PackageQuery>,
 ) -> HttpResponse {
-    HttpResponse::Ok().json(connector::api_properties(&settings(&state), query.auth()))
+    HttpResponse::Ok().json(connector::api_properties(&state.connector, query.auth()))
 }

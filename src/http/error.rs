@@ -42,6 +42,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422: well-formed but invalid.
     Invalid { code: &'static str, message: String },
+    /// 429: the tenant spent its rate limit; it may call again after `retry_after`.
+    TooManyRequests { retry_after: std::time::Duration },
     /// 503: storage or a dependency cannot serve now.
     Unavailable(String),
     /// 500: a bug or a storage failure; the cause goes to the log, not to the caller.
@@ -66,6 +68,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -82,6 +85,10 @@ impl ApiError {
             Self::NotFound(what) => format!("No such {what} exists for your tenant."),
             Self::PayloadTooLarge => "The request body is larger than the service accepts.".into(),
             Self::UnsupportedMediaType => "Send the body as application/json.".into(),
+            Self::TooManyRequests { retry_after } => format!(
+                "Your tenant made too many calls; try again in {} seconds.",
+                retry_after_seconds(*retry_after)
+            ),
             Self::Internal(_) => {
                 "The service failed to handle the request; try again later.".into()
             }
@@ -116,6 +123,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -126,14 +134,25 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?err, "request failed");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::Unauthenticated(_) = self {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self {
+            Self::Unauthenticated(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
+            }
+            _ => {}
         }
         response.json(ErrorBody {
             code: self.code().to_owned(),
             message: self.message(),
         })
     }
+}
+
+/// Whole seconds, rounded up and at least 1, as `Retry-After` wants them.
+fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl From<StorageError> for ApiError {

@@ -4,9 +4,12 @@
 pub mod auth;
 pub mod catalog;
 pub mod connector;
+pub mod credentials;
 pub mod error;
 pub mod health;
 pub mod instances;
+pub mod jwks;
+pub mod rate_limit;
 pub mod reports;
 pub mod subscriptions;
 pub mod triggers;
@@ -20,6 +23,7 @@ use url::Url;
 
 pub use auth::{Authenticator, Caller};
 pub use error::ApiError;
+pub use rate_limit::{RateLimiter, RateLimits};
 
 use crate::delivery::Dispatcher;
 use crate::storage::Store;
@@ -34,9 +38,13 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Base of the absolute URLs the service hands out (`Location`), without a trailing `/`.
     pub public_url: Url,
+    /// What the served connector packages name: host, Azure AD app.
+    pub connector: crate::openapi::connector::ConnectorSettings,
     /// Keys the unguessable secret in each subscription's `Location` URL.
     pub unsubscribe_key: Vec<u8>,
     pub allow_private_callbacks: bool,
+    /// Per-tenant limits, spent by the `Caller` and `Platform` extractors.
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {

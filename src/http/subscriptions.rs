@@ -191,10 +191,7 @@ pub async fn delete_subscription(
             return Err(ApiError::NotFound("subscription"));
         }
     } else {
-        let caller = state
-            .auth
-            .authenticate(req.headers())
-            .map_err(|err| ApiError::Unauthenticated(err.to_string()))?;
+        let caller = state.auth.authenticate(req.headers()).await?;
         let owner = state.store.subscription(id)?.map(|sub| sub.tenant);
         if owner.is_some_and(|tenant| tenant != caller.tenant) {
             return Err(ApiError::NotFound("subscription"));

@@ -10,7 +10,9 @@ use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
@@ -88,6 +90,21 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key made with `insights-connector api-key create`.",
+            ))),
+        );
+        // Every authenticated operation takes either credential.
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                if let Some(requirements) = operation.security.as_mut() {
+                    requirements.push(SecurityRequirement::new("api_key", Vec::<String>::new()));
+                }
+            }
+        }
     }
 }
 
@@ -236,6 +253,10 @@ impl Modify for ErrorResponses {
                 }
                 if operation.security.is_some() {
                     statuses.push(("401", "No or bad credentials."));
+                    statuses.push((
+                        "429",
+                        "Too many calls for your tenant; retry after the Retry-After seconds.",
+                    ));
                 }
                 if has_path_params {
                     statuses.push(("404", "Nothing of your tenant has this id."));

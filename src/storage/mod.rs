@@ -6,6 +6,7 @@
 //! answers. Mutations of subscriptions and the catalog run under one write lock, so that a
 //! report reads the baseline it replaces and the threshold index it scans without a race.
 
+mod api_keys;
 mod catalog;
 mod instances;
 mod keys;
@@ -56,10 +57,11 @@ enum T {
     EventidEvent,
     IdempotencykeyOutcome,
     NameValue,
+    ApikeyidApikey,
 }
 
 impl T {
-    const ALL: [T; 10] = [
+    const ALL: [T; 11] = [
         T::InstanceidInstance,
         T::TenantInstanceidUnit,
         T::CatalogkeyItem,
@@ -70,6 +72,7 @@ impl T {
         T::EventidEvent,
         T::IdempotencykeyOutcome,
         T::NameValue,
+        T::ApikeyidApikey,
     ];
 
     fn name(self) -> &'static str {
@@ -84,6 +87,7 @@ impl T {
             T::EventidEvent => "eventid_event",
             T::IdempotencykeyOutcome => "idempotencykey_outcome",
             T::NameValue => "name_value",
+            T::ApikeyidApikey => "apikeyid_apikey",
         }
     }
 }

@@ -273,7 +273,10 @@ async fn notification_schemas_list_exactly_the_delivered_fields() {
 /// declared.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_nothing_in_the_live_api() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_builder()
+        .rate_limits("1000000/60s", "1000000/60s")
+        .spawn()
+        .await;
     app.create_instance("fuzzed").await;
     let bearer = format!(
         "Authorization: Bearer {}",
@@ -291,7 +294,9 @@ async fn schemathesis_finds_nothing_in_the_live_api() {
                 "--max-examples",
                 "60",
             ])
-            .args(["--header", &bearer, "--workers", "2", "--no-color"])
+            // One worker: hypothesis's source inspection is not thread-safe on every Python
+            // (it fails with "AST constructor recursion depth mismatch" under two).
+            .args(["--header", &bearer, "--workers", "1", "--no-color"])
             .args(["--phases", "examples,coverage,fuzzing,stateful"])
             // A subscribe naming an unknown segment answers 404, as the contract requires;
             // this check would read that as "the instance just created is missing".

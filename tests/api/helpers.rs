@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use insights_connector::config::{Settings, parse_duration, parse_schedule};
+use insights_connector::config::{Settings, parse_duration, parse_rate_limit, parse_schedule};
+use insights_connector::domain::{NewApiKey, TenantId};
+
+pub use crate::identity::{AUDIENCE, ISSUERS, JwksServer};
 use insights_connector::startup::Application;
+use insights_connector::storage::Store;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -17,7 +21,6 @@ use tokio::sync::mpsc;
 pub const SECRET: &str = "test-secret-that-is-long-enough";
 pub const TENANT: &str = "tenant-a";
 pub const OTHER_TENANT: &str = "tenant-b";
-
 /// A bearer token for `tenant`, optionally with the platform role.
 pub fn token(tenant: &str, platform: bool) -> String {
     let roles: Vec<&str> = if platform { vec!["platform"] } else { vec![] };
@@ -141,6 +144,12 @@ pub struct TestAppBuilder {
     data_dir: Option<Arc<TempDir>>,
     retry_schedule: String,
     allow_private_callbacks: bool,
+    rate_limit: String,
+    report_rate_limit: String,
+    jwks_url: Option<String>,
+    jwks_refetch_interval: String,
+    /// Keys to create before the server starts: tenant, roles, revoked.
+    api_keys: Vec<(String, Vec<String>, bool)>,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -148,6 +157,11 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         data_dir: None,
         retry_schedule: "20ms,20ms,20ms".into(),
         allow_private_callbacks: true,
+        rate_limit: "100/60s".into(),
+        report_rate_limit: "1000/60s".into(),
+        jwks_url: None,
+        jwks_refetch_interval: "60s".into(),
+        api_keys: Vec::new(),
     }
 }
 
@@ -173,10 +187,65 @@ impl TestAppBuilder {
         self
     }
 
+    /// Connector and report API limits, as `calls/window`.
+    pub fn rate_limits(mut self, connector: &str, report: &str) -> Self {
+        self.rate_limit = connector.into();
+        self.report_rate_limit = report.into();
+        self
+    }
+
+    /// Accepts Azure AD tokens: keys from `jwks`, audience `AUDIENCE`, Azure's issuers, and
+    /// only `TENANT` and `OTHER_TENANT`.
+    pub fn azure_ad(mut self, jwks: &JwksServer) -> Self {
+        self.jwks_url = Some(jwks.url.clone());
+        self
+    }
+
+    pub fn jwks_refetch_interval(mut self, interval: &str) -> Self {
+        self.jwks_refetch_interval = interval.into();
+        self
+    }
+
+    /// Creates an API key before the server starts; it lands in `TestApp::api_keys`.
+    pub fn api_key(mut self, tenant: &str, roles: &[&str]) -> Self {
+        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.api_keys.push((tenant.into(), roles, false));
+        self
+    }
+
+    /// Like `api_key`, revoked before the server starts.
+    pub fn revoked_api_key(mut self, tenant: &str) -> Self {
+        self.api_keys.push((tenant.into(), Vec::new(), true));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
             .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let mut api_keys = Vec::new();
+        if !self.api_keys.is_empty() {
+            let store = Store::open(data_dir.path()).unwrap();
+            for (tenant, roles, revoked) in self.api_keys {
+                let tenant = TenantId::parse(&tenant).unwrap();
+                let new = NewApiKey::generate(tenant, roles, None, chrono::Utc::now()).unwrap();
+                store.insert_api_key(&new.record).await.unwrap();
+                if revoked {
+                    store
+                        .revoke_api_key(new.record.id, chrono::Utc::now())
+                        .await
+                        .unwrap();
+                }
+                api_keys.push(new.key);
+            }
+        }
+        let azure_ad = self.jwks_url.is_some();
+        let list = |items: &str| -> Vec<String> {
+            match azure_ad {
+                true => items.split(',').map(str::to_owned).collect(),
+                false => vec![],
+            }
+        };
         let settings = Settings {
             bind: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.path().to_path_buf(),
@@ -186,19 +255,17 @@ impl TestAppBuilder {
             retry_schedule: parse_schedule(&self.retry_schedule).unwrap(),
             delivery_timeout: parse_duration("2s").unwrap(),
             workers: 2,
+            jwks_url: self.jwks_url.map(|url| url.parse().unwrap()),
+            jwt_audience: list(AUDIENCE),
+            jwt_issuer: list(ISSUERS),
+            allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT}")),
+            jwks_refetch_interval: parse_duration(&self.jwks_refetch_interval).unwrap(),
+            aad_client_id: None,
+            aad_resource_uri: None,
+            rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),
+            report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
         };
-        // A stopped app's worker threads may still be letting go of the data dir.
-        let mut attempts = 0;
-        let app = loop {
-            match Application::build(&settings) {
-                Ok(app) => break app,
-                Err(err) if attempts < 50 && format!("{err:#}").contains("in use") => {
-                    attempts += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(err) => panic!("the app does not build: {err:#}"),
-            }
-        };
+        let app = build_when_released(&settings).await;
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
@@ -207,11 +274,28 @@ impl TestAppBuilder {
             client: reqwest::Client::new(),
             token: token(TENANT, false),
             platform_token: token(TENANT, true),
+            api_keys,
             data_dir,
             handle,
             task: Some(task),
         }
     }
+}
+
+/// Builds the app, waiting up to 2 s for a data dir that an earlier store in this process
+/// still holds: sled's background writers let go of the directory shortly after its last
+/// handle is dropped.
+async fn build_when_released(settings: &Settings) -> Application {
+    for _ in 0..100 {
+        match Application::build(settings) {
+            Ok(app) => return app,
+            Err(err) if err.to_string().contains("in use by another process") => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("the app does not build: {err:#}"),
+        }
+    }
+    panic!("the data dir stayed locked");
 }
 
 pub struct TestApp {
@@ -221,6 +305,8 @@ pub struct TestApp {
     pub token: String,
     /// A data platform of `TENANT`.
     pub platform_token: String,
+    /// The keys the builder created, in order.
+    pub api_keys: Vec<String>,
     pub data_dir: Arc<TempDir>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -251,6 +337,16 @@ impl TestApp {
         self.client
             .get(self.url(path))
             .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET with an API key.
+    pub async fn get_with_key(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("X-API-Key", key)
             .send()
             .await
             .unwrap()

@@ -1,10 +1,15 @@
 //! One integration binary: the real server on port 0 with a temp data dir, and a real
 //! callback receiver on 127.0.0.1.
 
+mod api_keys;
+mod auth;
 mod bad_inputs;
 mod cli;
 mod connector;
 mod helpers;
+mod identity;
+mod logs;
+mod rate_limits;
 mod reports;
 mod restart;
 mod subscriptions;

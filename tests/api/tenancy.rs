@@ -1,13 +1,17 @@
-//! Tenants never see each other; the report API needs the platform role.
+//! Tenants never see each other, whether they call with a token or an API key; the report API
+//! needs the platform role.
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{OTHER_TENANT, Receiver, TENANT, spawn_app, token};
+use crate::helpers::{OTHER_TENANT, Receiver, TENANT, spawn_app_builder, token};
 
 #[tokio::test]
 async fn another_tenant_gets_404_for_every_resource() {
-    let app = spawn_app().await;
+    let app = spawn_app_builder()
+        .api_key(OTHER_TENANT, &["platform"])
+        .spawn()
+        .await;
     let receiver = Receiver::start().await;
     let instance = app.create_instance("private").await;
     app.report(
@@ -40,6 +44,7 @@ async fn another_tenant_gets_404_for_every_resource() {
     let base = format!("/api/v1/instances/{instance}");
 
     let intruder = token(OTHER_TENANT, true);
+    let intruder_key = app.api_keys[0].clone();
     let requests: Vec<(Method, String, Value)> = vec![
         (Method::GET, base.clone(), Value::Null),
         (Method::GET, format!("{base}/subscriptions"), Value::Null),
@@ -80,30 +85,34 @@ async fn another_tenant_gets_404_for_every_resource() {
             json!({"segmentId": "seg", "memberCount": 2}),
         ),
     ];
-    for (method, path, body) in requests {
-        let mut request = app
-            .client
-            .request(method.clone(), app.url(&path))
-            .bearer_auth(&intruder);
-        if !body.is_null() {
-            request = request.json(&body);
+    for (method, path, body) in &requests {
+        for with_key in [false, true] {
+            let request = app.client.request(method.clone(), app.url(path));
+            let mut request = match with_key {
+                false => request.bearer_auth(&intruder),
+                true => request.header("X-API-Key", &intruder_key),
+            };
+            if !body.is_null() {
+                request = request.json(body);
+            }
+            let response = request.send().await.unwrap();
+            let who = if with_key { "API key" } else { "token" };
+            assert_eq!(response.status(), 404, "{method} {path} with a {who}");
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["code"], "not_found", "{method} {path} with a {who}");
         }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 404, "{method} {path}");
-        let error: Value = response.json().await.unwrap();
-        assert_eq!(error["code"], "not_found", "{method} {path}");
     }
-    let listed: Value = app
-        .client
-        .get(app.url("/api/v1/instances"))
-        .bearer_auth(&intruder)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["value"], json!([]));
+    for listed in [
+        app.client
+            .get(app.url("/api/v1/instances"))
+            .bearer_auth(&intruder),
+        app.client
+            .get(app.url("/api/v1/instances"))
+            .header("X-API-Key", &intruder_key),
+    ] {
+        let listed: Value = listed.send().await.unwrap().json().await.unwrap();
+        assert_eq!(listed["value"], json!([]));
+    }
 
     // Nothing the intruder tried changed the owner's data.
     assert_eq!(
@@ -123,8 +132,9 @@ async fn another_tenant_gets_404_for_every_resource() {
 
 #[tokio::test]
 async fn a_report_without_the_platform_role_is_403() {
-    let app = spawn_app().await;
+    let app = spawn_app_builder().api_key(TENANT, &[]).spawn().await;
     let instance = app.create_instance("reports").await;
+    let plain_key = app.api_keys[0].clone();
     for kind in [
         "data-source-refresh",
         "segment-size",
@@ -140,6 +150,18 @@ async fn a_report_without_the_platform_role_is_403() {
             )
             .await;
         assert_eq!(response.status(), 403, "{kind}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "forbidden");
+
+        let response = app
+            .client
+            .post(app.url(&format!("/api/v1/instances/{instance}/reports/{kind}")))
+            .header("X-API-Key", &plain_key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{kind} with an API key");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["code"], "forbidden");
     }
