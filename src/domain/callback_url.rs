@@ -65,6 +65,11 @@ impl CallbackUrl {
     pub fn port_or_default(&self) -> u16 {
         self.0.port_or_known_default().unwrap_or(443)
     }
+
+    /// `host:port`: the receiver whose concurrency is bounded together.
+    pub fn host_port(&self) -> String {
+        format!("{}:{}", self.host_str(), self.port_or_default())
+    }
 }
 
 impl TryFrom<String> for CallbackUrl {

@@ -3,6 +3,7 @@
 
 pub mod callback_url;
 pub mod catalog;
+pub mod delivery;
 pub mod event;
 pub mod ids;
 pub mod instance;
@@ -13,10 +14,11 @@ pub mod trigger;
 
 pub use callback_url::CallbackUrl;
 pub use catalog::{CatalogItem, CatalogKind, ItemId};
+pub use delivery::{AttemptRecord, Delivery, DeliveryStatus, Queued};
 pub use event::{Event, EventDetails};
-pub use ids::{EventId, InstanceId, SubscriptionId, TenantId};
+pub use ids::{DeliveryId, EventId, InstanceId, SubscriptionId, TenantId};
 pub use instance::{Instance, InstanceName};
 pub use report::{Report, RunKind, RunStatus};
-pub use subscription::{Filter, Subscription};
+pub use subscription::{Filter, SigningSecret, Subscription};
 pub use threshold::Threshold;
 pub use trigger::TriggerKind;

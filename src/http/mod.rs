@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod deliveries;
 pub mod error;
 pub mod health;
 pub mod instances;
+pub mod metrics;
 pub mod reports;
 pub mod subscriptions;
 pub mod triggers;
@@ -57,6 +59,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .service(resource("/healthz").route(get().to(health::healthz)))
     .service(resource("/readyz").route(get().to(health::readyz)))
+    .service(resource("/metrics").route(get().to(metrics::metrics)))
     .service(
         web::scope("/api/v1")
             .service(
@@ -76,6 +79,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 resource("/subscriptions/{subscriptionId}")
                     .route(get().to(subscriptions::get_subscription))
                     .route(delete().to(subscriptions::delete_subscription)),
+            )
+            .service(
+                resource("/instances/{instanceId}/deliveries")
+                    .route(get().to(deliveries::list_deliveries)),
+            )
+            .service(
+                resource("/deliveries/{deliveryId}/retry")
+                    .route(post().to(deliveries::retry_delivery)),
             ),
     );
 }

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{catalog, health, instances, reports, subscriptions, triggers};
+use crate::http::{
+    catalog, deliveries, health, instances, metrics, reports, subscriptions, triggers,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +27,7 @@ use crate::http::{catalog, health, instances, reports, subscriptions, triggers};
         reports::report_data_source_refresh, reports::report_segment_size,
         reports::report_measure_value, reports::report_unification, reports::report_full_refresh,
         health::healthz, health::readyz,
+        deliveries::list_deliveries, deliveries::retry_delivery, metrics::metrics,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -33,7 +36,8 @@ use crate::http::{catalog, health, instances, reports, subscriptions, triggers};
         (name = "Subscriptions", description = "Inspecting and removing trigger subscriptions."),
         (name = "Catalog", description = "Data sources, segments and measures."),
         (name = "Reports", description = "Data platforms report what happened (platform role)."),
-        (name = "Operations", description = "Probes for operators."),
+        (name = "Deliveries", description = "Callback deliveries, their attempts, and replay."),
+        (name = "Operations", description = "Probes and metrics for operators."),
     )
 )]
 pub struct ApiDoc;

@@ -3,6 +3,8 @@
 
 mod bad_inputs;
 mod cli;
+mod crash;
+mod deliveries;
 mod helpers;
 mod reports;
 mod restart;
@@ -10,3 +12,4 @@ mod subscriptions;
 mod tenancy;
 mod thresholds;
 mod triggers;
+mod verifier;
