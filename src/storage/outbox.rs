@@ -268,3 +268,110 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::{EventId, TenantId};
+
+    fn pending(store: &Store, instance: InstanceId, now: DateTime<Utc>) -> Delivery {
+        let delivery = Delivery {
+            id: DeliveryId::new_ordered(),
+            event_id: EventId::new(),
+            subscription_id: SubscriptionId::new(),
+            instance_id: instance,
+            tenant: TenantId::parse("t").unwrap(),
+            host: "example.com:443".into(),
+            status: DeliveryStatus::Pending,
+            created_at: now,
+            due_ms: Some(now.timestamp_millis()),
+            retries_used: 0,
+            failure: None,
+            attempts: Vec::new(),
+        };
+        let mut set = WriteSet::default();
+        store.stage_delivery(&mut set, &delivery).unwrap();
+        store.commit(set).unwrap();
+        delivery
+    }
+
+    fn attempt(at: DateTime<Utc>) -> AttemptRecord {
+        AttemptRecord {
+            at,
+            status_code: Some(200),
+            error: None,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn delivered_records_are_pruned_after_retention_and_failed_ones_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let instance = InstanceId::new();
+        let now = Utc::now();
+        let old = now - Duration::days(8);
+        let (done_old, done_new, dead) = (
+            pending(&store, instance, old),
+            pending(&store, instance, now),
+            pending(&store, instance, old),
+        );
+        store
+            .record_attempt(done_old.id, attempt(old), AttemptResult::Delivered)
+            .unwrap();
+        store
+            .record_attempt(done_new.id, attempt(now), AttemptResult::Delivered)
+            .unwrap();
+        store
+            .record_attempt(
+                dead.id,
+                attempt(old),
+                AttemptResult::Failed { reason: "rejected" },
+            )
+            .unwrap();
+        assert!(store.pending_deliveries().unwrap().is_empty());
+
+        assert_eq!(
+            store.prune_delivered(now - Duration::days(7), 100).unwrap(),
+            1
+        );
+        assert!(store.delivery(done_old.id).unwrap().is_none());
+        assert!(store.delivery(done_new.id).unwrap().is_some());
+        assert!(store.delivery(dead.id).unwrap().is_some());
+        let all = DeliveryQuery {
+            status: None,
+            subscription: None,
+            after: None,
+            limit: 10,
+        };
+        assert_eq!(
+            store.deliveries(instance, &all).unwrap().deliveries.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_retry_moves_the_due_entry_and_pending_deliveries_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let delivery = {
+            let store = Store::open(dir.path()).unwrap();
+            let delivery = pending(&store, InstanceId::new(), now);
+            let due = now + Duration::seconds(30);
+            store
+                .record_attempt(delivery.id, attempt(now), AttemptResult::Retry { due })
+                .unwrap();
+            delivery
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let queued = store.pending_deliveries().unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].id, delivery.id);
+        assert_eq!(
+            queued[0].due_ms,
+            (now + Duration::seconds(30)).timestamp_millis()
+        );
+    }
+}
