@@ -68,6 +68,27 @@ pub struct Settings {
     #[arg(long, env = "INSIGHTS_DELIVERY_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub delivery_timeout: Duration,
 
+    /// Callback requests in flight at once, over all receivers.
+    #[arg(long, env = "INSIGHTS_DELIVERY_CONCURRENCY", default_value_t = 256)]
+    pub delivery_concurrency: usize,
+
+    /// Callback requests in flight at once to one receiver (`host:port`), so that a slow or
+    /// dead receiver cannot take every slot.
+    #[arg(
+        long,
+        env = "INSIGHTS_DELIVERY_CONCURRENCY_PER_HOST",
+        default_value_t = 32
+    )]
+    pub delivery_concurrency_per_host: usize,
+
+    /// How long delivered records are kept (listing, replay) before they are pruned.
+    #[arg(long, env = "INSIGHTS_DELIVERY_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub delivery_retention: Duration,
+
+    /// 404 answers in a row from a callback URL after which its subscription is removed.
+    #[arg(long, env = "INSIGHTS_CALLBACK_404_LIMIT", default_value_t = 3)]
+    pub callback_404_limit: u32,
+
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "INSIGHTS_WORKERS", default_value_t = 0)]
     pub workers: usize,

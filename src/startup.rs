@@ -42,12 +42,16 @@ impl Application {
             None => Url::parse(&format!("http://{local}"))?,
         };
         let store = Arc::new(Store::open(&settings.data_dir)?);
-        let dispatcher = Arc::new(Dispatcher::new(
+        let dispatcher = Arc::new(Dispatcher::start(
             DeliverySettings {
                 retry_schedule: settings.retry_schedule.0.clone(),
                 request_timeout: settings.delivery_timeout,
                 connect_timeout: Duration::from_secs(5).min(settings.delivery_timeout),
-                max_in_flight: 256,
+                max_in_flight: settings.delivery_concurrency,
+                max_in_flight_per_host: settings.delivery_concurrency_per_host,
+                retention: settings.delivery_retention,
+                not_found_limit: settings.callback_404_limit,
+                allow_private: settings.callback_allow_private,
             },
             Arc::clone(&store),
         )?);

@@ -40,3 +40,71 @@ pub async fn check(url: &CallbackUrl, allow_private: bool) -> Result<(), GuardEr
         None => Ok(()),
     }
 }
+
+/// The resolver of the callback client: the addresses it returns are the only ones reqwest
+/// connects to, so checking them here pins the connection to a checked address and a DNS
+/// answer that changes between subscribe and delivery (rebinding) cannot slip through.
+pub struct GuardedResolver {
+    pub allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await
+                .map_err(|_| GuardError::Unresolvable)?
+                .collect();
+            if addrs.is_empty() {
+                return Err(GuardError::Unresolvable.into());
+            }
+            if !allow_private
+                && let Some(ip) = addrs.iter().map(|a| a.ip()).find(|ip| is_non_public(*ip))
+            {
+                return Err(GuardError::NonPublic(ip).into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Whether a request failed because the guard refused the address.
+pub fn refused_by_guard(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if matches!(
+            err.downcast_ref::<GuardError>(),
+            Some(GuardError::NonPublic(_))
+        ) {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::dns::Resolve;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_of_loopback_unless_allowed() {
+        let name = |n: &str| n.parse::<reqwest::dns::Name>().unwrap();
+        let guarded = GuardedResolver {
+            allow_private: false,
+        };
+        let err = match guarded.resolve(name("localhost")).await {
+            Ok(_) => panic!("localhost must be refused"),
+            Err(err) => err,
+        };
+        assert!(refused_by_guard(err.as_ref()), "{err}");
+        let open = GuardedResolver {
+            allow_private: true,
+        };
+        assert!(open.resolve(name("localhost")).await.is_ok());
+    }
+}

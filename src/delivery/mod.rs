@@ -1,27 +1,38 @@
-//! The only module that imports reqwest: POSTs each event to the callback URLs it matched,
-//! retrying on the configured schedule, and removes subscriptions whose flow is gone (410).
+//! The only module that imports reqwest: delivers the outbox. Each accepted event's delivery
+//! records are on disk before the 202 (see `storage`); this module attempts them, retries on
+//! the configured schedule, keeps failures as dead letters and removes gone subscriptions.
 //!
-//! Matching hands this module `(event, subscriptions)` pairs and nothing else, so the way
-//! deliveries are kept (in memory here) can change without touching matching.
+//! Matching hands storage `(event, subscriptions)`; storage hands this module the queued
+//! delivery ids, and the in-memory scheduler is rebuilt from disk at every start.
 
 pub mod guard;
+pub mod metrics;
+mod scheduler;
+pub mod signature;
+mod worker;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use chrono::Utc;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
-use crate::domain::{Event, Subscription};
-use crate::storage::Store;
+pub use metrics::Metrics;
+
+use crate::domain::{Delivery, DeliveryId, DeliveryStatus, Queued};
+use crate::storage::{StorageError, Store};
 
 /// Identifies one event-to-subscription delivery, the same on every attempt.
 pub const WEBHOOK_ID: &str = "webhook-id";
+/// Unix seconds when the attempt was signed.
+pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+/// `v1,<base64 HMAC-SHA256>` (Standard Webhooks).
+pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 const AGENT: &str = concat!("insights-connector/", env!("CARGO_PKG_VERSION"));
 /// Longest `Retry-After` honoured, so that a receiver cannot park a delivery for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -31,6 +42,21 @@ pub struct DeliverySettings {
     pub connect_timeout: Duration,
     /// Deliveries in flight at once, over all receivers.
     pub max_in_flight: usize,
+    /// Deliveries in flight at once to one `host:port`.
+    pub max_in_flight_per_host: usize,
+    /// How long delivered records are kept.
+    pub retention: Duration,
+    /// 404 answers in a row that remove a subscription.
+    pub not_found_limit: u32,
+    pub allow_private: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the callback HTTP client cannot be built")]
+    Client(#[from] reqwest::Error),
+    #[error("the outbox cannot be read or written")]
+    Storage(#[from] StorageError),
 }
 
 /// What one attempt came to. A value, not an error: every outcome is expected.
@@ -39,6 +65,8 @@ pub enum Attempt {
     Delivered(StatusCode),
     /// 410: the flow is gone; the subscription is removed.
     Gone,
+    /// 404: retried, and the subscription is removed after several in a row.
+    NotFound,
     /// Another 4xx or a 3xx: retrying cannot help.
     Rejected(StatusCode),
     /// 429, 5xx, timeout or connection failure: worth another attempt.
@@ -46,163 +74,147 @@ pub enum Attempt {
         status: Option<StatusCode>,
         retry_after: Option<Duration>,
     },
+    /// Not sent, and never will be: the address is not allowed, or the body cannot be built.
+    Undeliverable(&'static str),
 }
 
+/// Maps an answer to an outcome. `Retry-After` counts on 429 and 503 only.
 pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
     match status.as_u16() {
         200..=299 => Attempt::Delivered(status),
         410 => Attempt::Gone,
-        429 | 500..=599 => Attempt::Retryable {
+        404 => Attempt::NotFound,
+        429 | 503 => Attempt::Retryable {
             status: Some(status),
-            retry_after,
+            retry_after: retry_after.map(|d| d.min(MAX_RETRY_AFTER)),
+        },
+        500..=599 => Attempt::Retryable {
+            status: Some(status),
+            retry_after: None,
         },
         _ => Attempt::Rejected(status),
     }
 }
 
-pub struct Dispatcher {
+/// What the scheduler and the workers share.
+struct Shared {
     client: reqwest::Client,
     settings: DeliverySettings,
     store: Arc<Store>,
-    in_flight: Arc<Semaphore>,
-    tasks: std::sync::Mutex<JoinSet<()>>,
+    metrics: Metrics,
+}
+
+/// Owns the scheduler task: queue new deliveries with [`Dispatcher::dispatch`], stop it with
+/// [`Dispatcher::shutdown`].
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<scheduler::Command>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Dispatcher {
-    pub fn new(settings: DeliverySettings, store: Arc<Store>) -> Result<Self, reqwest::Error> {
+    /// Builds the client, reloads every pending delivery from disk and starts the scheduler.
+    /// Must be called inside a tokio runtime.
+    pub fn start(settings: DeliverySettings, store: Arc<Store>) -> Result<Self, DeliveryError> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             // A redirect is a failed delivery, never followed: it could lead anywhere.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(guard::GuardedResolver {
+                allow_private: settings.allow_private,
+            }))
             .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(settings.max_in_flight_per_host.max(1))
             .build()?;
-        Ok(Self {
+        let pending = store.pending_deliveries()?;
+        if !pending.is_empty() {
+            tracing::info!(
+                pending = pending.len(),
+                "resuming deliveries from the outbox"
+            );
+        }
+        let shared = Arc::new(Shared {
             client,
-            in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
             settings,
             store,
-            tasks: std::sync::Mutex::new(JoinSet::new()),
+            metrics: Metrics::default(),
+        });
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (stop, stopped) = watch::channel(false);
+        let _ = commands.send(scheduler::Command::Queue(pending));
+        let task = tokio::spawn(scheduler::run(
+            Arc::clone(&shared),
+            commands.clone(),
+            receiver,
+            stopped,
+        ));
+        Ok(Self {
+            shared,
+            commands,
+            stop,
+            task: Mutex::new(Some(task)),
         })
     }
 
-    /// Starts delivering each event to each of its subscriptions, in the background.
-    pub fn dispatch(self: &Arc<Self>, deliveries: Vec<(Event, Vec<Subscription>)>) {
-        let mut tasks = self
-            .tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Reap finished tasks so the set does not grow without end.
-        while tasks.try_join_next().is_some() {}
-        for (event, subscriptions) in deliveries {
-            let event = Arc::new(event);
-            for subscription in subscriptions {
-                let this = Arc::clone(self);
-                let event = Arc::clone(&event);
-                tasks.spawn(async move { this.deliver(&event, &subscription).await });
-            }
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Queues deliveries that are already in the outbox.
+    pub fn dispatch(&self, deliveries: Vec<Queued>) {
+        if !deliveries.is_empty() {
+            // Fails only after shutdown; the records stay pending on disk for the next start.
+            let _ = self.commands.send(scheduler::Command::Queue(deliveries));
         }
     }
 
-    /// Waits up to `grace` for deliveries in flight; the rest are abandoned.
-    pub async fn shutdown(&self, grace: Duration) {
-        let mut tasks = std::mem::take(
-            &mut *self
-                .tasks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        let drained =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            tracing::warn!(
-                abandoned = tasks.len(),
-                "deliveries still retrying at shutdown"
-            );
-            tasks.abort_all();
-        }
-    }
-
-    async fn deliver(&self, event: &Event, subscription: &Subscription) {
-        let body = match serde_json::to_vec(&event.payload_for(subscription)) {
-            Ok(body) => body,
-            Err(err) => {
-                tracing::error!(%err, "could not encode a payload");
-                return;
-            }
+    /// Queues a delivery again (a manual retry): one more attempt now, and if it fails for a
+    /// reason worth retrying, the rest of the schedule is not used again: it fails.
+    pub fn retry(&self, delivery: &Delivery) -> Result<Option<Delivery>, DeliveryError> {
+        let retries_used = match delivery.status {
+            DeliveryStatus::Pending => delivery.retries_used,
+            _ => self.shared.settings.retry_schedule.len(),
         };
-        let delivery_id = format!("{}_{}", event.id, subscription.id);
-        let mut delays = self.settings.retry_schedule.iter();
-        loop {
-            let attempt = self.attempt(subscription, &delivery_id, &body).await;
-            tracing::info!(
-                event_id = %event.id,
-                subscription_id = %subscription.id,
-                callback = %subscription.callback,
-                outcome = ?attempt,
-                "delivery attempt"
-            );
-            match attempt {
-                Attempt::Delivered(_) | Attempt::Rejected(_) => return,
-                Attempt::Gone => {
-                    if let Err(err) = self.store.unsubscribe(subscription.id) {
-                        tracing::error!(?err, "could not remove a gone subscription");
-                    }
-                    return;
-                }
-                Attempt::Retryable { retry_after, .. } => {
-                    let Some(delay) = delays.next() else {
-                        tracing::warn!(event_id = %event.id, subscription_id = %subscription.id,
-                            "delivery failed after its last attempt");
-                        return;
-                    };
-                    let delay = retry_after.map_or(*delay, |ra| ra.min(MAX_RETRY_AFTER));
-                    tokio::time::sleep(delay).await;
-                }
-            }
+        let updated = self
+            .shared
+            .store
+            .requeue_delivery(delivery.id, Utc::now(), retries_used)?;
+        if let Some(queued) = updated.as_ref().and_then(Delivery::queued) {
+            self.dispatch(vec![queued]);
         }
+        Ok(updated)
     }
 
-    async fn attempt(
+    /// The delivery when it belongs to `tenant`.
+    pub fn delivery(
         &self,
-        subscription: &Subscription,
-        delivery_id: &str,
-        body: &[u8],
-    ) -> Attempt {
-        let Ok(_permit) = self.in_flight.acquire().await else {
-            return Attempt::Retryable {
-                status: None,
-                retry_after: None,
-            };
-        };
-        let started = Instant::now();
-        let result = self
-            .client
-            .post(subscription.callback.as_url().clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(USER_AGENT, AGENT)
-            .header(WEBHOOK_ID, delivery_id)
-            .body(body.to_vec())
-            .send()
-            .await;
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "callback answered"
-        );
-        match result {
-            Ok(response) => {
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                classify(response.status(), retry_after)
+        tenant: &crate::domain::TenantId,
+        id: DeliveryId,
+    ) -> Result<Option<Delivery>, DeliveryError> {
+        Ok(self
+            .shared
+            .store
+            .delivery(id)?
+            .filter(|d| &d.tenant == tenant))
+    }
+
+    /// Stops starting attempts, waits up to `grace` for those in flight, then abandons the
+    /// rest. Nothing is lost: an attempt that did not record its result is still pending on
+    /// disk and is made again at the next start.
+    pub async fn shutdown(&self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(task) = task {
+            let waited = tokio::time::timeout(grace + Duration::from_secs(1), task).await;
+            if waited.is_err() {
+                tracing::warn!("the delivery scheduler did not stop in time");
             }
-            Err(_) => Attempt::Retryable {
-                status: None,
-                retry_after: None,
-            },
         }
     }
 }
@@ -213,24 +225,33 @@ mod tests {
 
     #[test]
     fn statuses_are_classified_as_the_contract_says() {
-        let retryable = |code: u16| Attempt::Retryable {
+        let retryable = |code: u16, retry_after: Option<u64>| Attempt::Retryable {
             status: Some(StatusCode::from_u16(code).unwrap()),
-            retry_after: None,
+            retry_after: retry_after.map(Duration::from_secs),
         };
+        let hint = Some(Duration::from_secs(7));
         let cases = [
-            (200, Attempt::Delivered(StatusCode::OK)),
-            (202, Attempt::Delivered(StatusCode::ACCEPTED)),
-            (410, Attempt::Gone),
-            (429, retryable(429)),
-            (500, retryable(500)),
-            (503, retryable(503)),
-            (301, Attempt::Rejected(StatusCode::MOVED_PERMANENTLY)),
-            (400, Attempt::Rejected(StatusCode::BAD_REQUEST)),
-            (404, Attempt::Rejected(StatusCode::NOT_FOUND)),
+            (200, hint, Attempt::Delivered(StatusCode::OK)),
+            (202, None, Attempt::Delivered(StatusCode::ACCEPTED)),
+            (410, None, Attempt::Gone),
+            (404, None, Attempt::NotFound),
+            (429, hint, retryable(429, Some(7))),
+            (503, hint, retryable(503, Some(7))),
+            (500, hint, retryable(500, None)),
+            (502, None, retryable(502, None)),
+            (
+                429,
+                Some(Duration::from_secs(86_400)),
+                retryable(429, Some(3600)),
+            ),
+            (301, None, Attempt::Rejected(StatusCode::MOVED_PERMANENTLY)),
+            (307, None, Attempt::Rejected(StatusCode::TEMPORARY_REDIRECT)),
+            (400, None, Attempt::Rejected(StatusCode::BAD_REQUEST)),
+            (401, None, Attempt::Rejected(StatusCode::UNAUTHORIZED)),
         ];
-        for (code, expected) in cases {
+        for (code, retry_after, expected) in cases {
             assert_eq!(
-                classify(StatusCode::from_u16(code).unwrap(), None),
+                classify(StatusCode::from_u16(code).unwrap(), retry_after),
                 expected,
                 "{code}"
             );

@@ -77,6 +77,11 @@ impl CallbackUrl {
     pub fn port_or_default(&self) -> u16 {
         self.0.port_or_known_default().unwrap_or(443)
     }
+
+    /// `host:port`: the receiver whose concurrency is bounded together.
+    pub fn host_port(&self) -> String {
+        format!("{}:{}", self.host_str(), self.port_or_default())
+    }
 }
 
 /// Reading back what was stored: it passed `parse` once, and its normalized form may differ from

@@ -50,6 +50,17 @@ uuid_id!(
     /// An event: the same on every delivery attempt and for every subscription it reaches.
     EventId
 );
+uuid_id!(
+    /// One event-to-subscription delivery: the `webhook-id` header of each of its attempts.
+    DeliveryId
+);
+
+impl DeliveryId {
+    /// A time-ordered (v7) id, so that a range scan of an index lists deliveries oldest first.
+    pub fn new_ordered() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
 
 /// The Azure AD tenant (or API-key tenant) that owns data. Never empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

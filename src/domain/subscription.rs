@@ -1,5 +1,9 @@
 //! A webhook subscription: one trigger of one flow, with its filter and callback URL.
 
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +60,49 @@ pub struct Subscription {
     /// Threshold triggers: the item's value when the subscription was created (`None` when no
     /// value was known yet, so the first observation only sets it).
     pub baseline: Option<f64>,
+    /// Signs every callback (Standard Webhooks). Subscriptions stored before signatures
+    /// existed have none, and their callbacks go unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<SigningSecret>,
+}
+
+/// A Standard Webhooks signing secret, `whsec_` + base64 of 24 random bytes. Shown once, in
+/// the subscribe answer; never in Debug output or logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SigningSecret(String);
+
+impl SigningSecret {
+    pub const PREFIX: &'static str = "whsec_";
+
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(format!("{}{}", Self::PREFIX, STANDARD.encode(bytes))))
+    }
+
+    /// Accepts `whsec_` + base64, as other Standard Webhooks libraries print it.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let key = raw.strip_prefix(Self::PREFIX)?;
+        STANDARD.decode(key).ok().filter(|k| !k.is_empty())?;
+        Some(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The HMAC key: the bytes the base64 part encodes.
+    pub fn key(&self) -> Vec<u8> {
+        let encoded = self.0.strip_prefix(Self::PREFIX).unwrap_or(&self.0);
+        STANDARD.decode(encoded).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(<redacted>)")
+    }
 }
 
 impl Subscription {

@@ -5,10 +5,12 @@ pub mod auth;
 pub mod catalog;
 pub mod connector;
 pub mod credentials;
+pub mod deliveries;
 pub mod error;
 pub mod health;
 pub mod instances;
 pub mod jwks;
+pub mod metrics;
 pub mod rate_limit;
 pub mod reports;
 pub mod subscriptions;
@@ -67,6 +69,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .service(resource("/healthz").route(get().to(health::healthz)))
     .service(resource("/readyz").route(get().to(health::readyz)))
+    .service(resource("/metrics").route(get().to(metrics::metrics)))
     .service(
         resource("/connector/apiDefinition.swagger.json")
             .route(get().to(connector::api_definition)),
@@ -91,6 +94,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 resource("/subscriptions/{subscriptionId}")
                     .route(get().to(subscriptions::get_subscription))
                     .route(delete().to(subscriptions::delete_subscription)),
+            )
+            .service(
+                resource("/instances/{instanceId}/deliveries")
+                    .route(get().to(deliveries::list_deliveries)),
+            )
+            .service(
+                resource("/deliveries/{deliveryId}/retry")
+                    .route(post().to(deliveries::retry_delivery)),
             ),
     );
 }

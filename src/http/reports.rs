@@ -1,5 +1,6 @@
 //! The report API: data platforms push what happened. Each report is stored with the event it
-//! causes before the 202, then delivered. An `Idempotency-Key` makes a retried report a no-op.
+//! causes and its deliveries (the outbox) before the 202, then delivered. An `Idempotency-Key`
+//! makes a retried report a no-op.
 
 use std::collections::BTreeMap;
 
@@ -199,6 +200,10 @@ async fn accept(
         .store
         .record_report(instance.id, report, idempotency, Utc::now())?;
     state.store.flush().await?;
+    state
+        .dispatcher
+        .metrics()
+        .events_accepted(outcome.new_events);
     state.dispatcher.dispatch(outcome.deliveries);
     Ok(HttpResponse::Accepted().json(ReportAccepted {
         event_ids: outcome.event_ids.into_iter().map(|id| id.0).collect(),

@@ -46,6 +46,10 @@ pub struct SubscriptionResponse {
     /// The watched value when the subscription was created (threshold triggers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
+    /// The Standard Webhooks secret that signs every callback (`webhook-signature`); answered
+    /// once, when the subscription is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
 }
 
 impl From<Subscription> for SubscriptionResponse {
@@ -61,6 +65,7 @@ impl From<Subscription> for SubscriptionResponse {
             measure_id: None,
             threshold: None,
             baseline: sub.baseline,
+            signing_secret: None,
         };
         match sub.filter {
             Filter::None => {}

@@ -14,8 +14,8 @@ use super::subscriptions::{SubscriptionResponse, unsubscribe_secret};
 use super::{ApiError, AppState, Caller, parse_item_id};
 use crate::delivery::guard;
 use crate::domain::{
-    CallbackUrl, CatalogKind, Filter, InstanceId, Subscription, SubscriptionId, Threshold,
-    TriggerKind,
+    CallbackUrl, CatalogKind, Filter, InstanceId, SigningSecret, Subscription, SubscriptionId,
+    Threshold, TriggerKind,
 };
 use crate::storage::SubscribeOutcome;
 
@@ -143,15 +143,20 @@ async fn subscribe(
         callback,
         created_at: Utc::now(),
         baseline: None,
+        signing_secret: Some(
+            SigningSecret::generate().map_err(|err| ApiError::Internal(anyhow::anyhow!(err)))?,
+        ),
     };
     let missing = candidate.filter.item().map(|(kind, _)| kind.noun());
-    let subscription = match state.store.subscribe(candidate)? {
+    // The signing secret is revealed on creation only: a repeated subscribe must not leak it.
+    let (subscription, revealed) = match state.store.subscribe(candidate)? {
         SubscribeOutcome::Created(sub) => {
             state.store.flush().await?;
             tracing::info!(subscription_id = %sub.id, trigger = sub.trigger.event_type(), "subscribed");
-            sub
+            let secret = sub.signing_secret.as_ref().map(|s| s.expose().to_owned());
+            (sub, secret)
         }
-        SubscribeOutcome::Existing(sub) => sub,
+        SubscribeOutcome::Existing(sub) => (sub, None),
         SubscribeOutcome::UnknownItem => {
             return Err(ApiError::NotFound(missing.unwrap_or("catalog item")));
         }
@@ -161,9 +166,11 @@ async fn subscribe(
         "/api/v1/subscriptions/{}?secret={secret}",
         subscription.id
     ));
+    let mut response = SubscriptionResponse::from(subscription);
+    response.signing_secret = revealed;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, location))
-        .json(SubscriptionResponse::from(subscription)))
+        .json(response))
 }
 
 /// When a data source refresh fails

@@ -23,7 +23,8 @@ use crate::domain::event::{
 };
 use crate::http::wire::constraint;
 use crate::http::{
-    catalog, connector as served, health, instances, reports, subscriptions, triggers,
+    catalog, connector as served, deliveries, health, instances, metrics, reports, subscriptions,
+    triggers,
 };
 
 /// Tags of the operations that stay out of the connector definition: data platforms and
@@ -50,6 +51,7 @@ pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Operations"];
         reports::report_data_source_refresh, reports::report_segment_size,
         reports::report_measure_value, reports::report_unification, reports::report_full_refresh,
         health::healthz, health::readyz, served::api_definition, served::api_properties,
+        deliveries::list_deliveries, deliveries::retry_delivery, metrics::metrics,
     ),
     components(schemas(
         DataSourceRefreshFailedPayload, DataSourceRefreshSucceededPayload,
@@ -63,7 +65,8 @@ pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Operations"];
         (name = "Subscriptions", description = "Inspecting and removing trigger subscriptions."),
         (name = "Catalog", description = "Data sources, segments and measures."),
         (name = "Reports", description = "Data platforms report what happened (platform role)."),
-        (name = "Operations", description = "Probes for operators."),
+        (name = "Deliveries", description = "Callback deliveries, their attempts, and replay."),
+        (name = "Operations", description = "Probes and metrics for operators."),
     )
 )]
 pub struct ApiDoc;

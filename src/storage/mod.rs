@@ -5,11 +5,15 @@
 //! changes in one multi-tree transaction and then awaits [`Store::flush`] before the handler
 //! answers. Mutations of subscriptions and the catalog run under one write lock, so that a
 //! report reads the baseline it replaces and the threshold index it scans without a race.
+//! Delivery records are written with the event in the report's transaction (the outbox);
+//! attempt results are not flushed one by one (sled flushes every 500 ms): a crash can only
+//! make an attempt repeat, never lose a delivery.
 
 mod api_keys;
 mod catalog;
 mod instances;
 mod keys;
+mod outbox;
 mod reports;
 mod subscriptions;
 
@@ -21,6 +25,7 @@ use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+pub use outbox::{AttemptResult, DeliveryPage, DeliveryQuery};
 pub use reports::{IdempotencyKey, ReportOutcome};
 pub use subscriptions::SubscribeOutcome;
 
@@ -58,10 +63,15 @@ enum T {
     IdempotencykeyOutcome,
     NameValue,
     ApikeyidApikey,
+    DeliveryidDelivery,
+    DueDeliveryidUnit,
+    InstanceDeliveryidUnit,
+    DoneatDeliveryidUnit,
+    SubscriptionidNotfoundcount,
 }
 
 impl T {
-    const ALL: [T; 11] = [
+    const ALL: [T; 16] = [
         T::InstanceidInstance,
         T::TenantInstanceidUnit,
         T::CatalogkeyItem,
@@ -73,6 +83,11 @@ impl T {
         T::IdempotencykeyOutcome,
         T::NameValue,
         T::ApikeyidApikey,
+        T::DeliveryidDelivery,
+        T::DueDeliveryidUnit,
+        T::InstanceDeliveryidUnit,
+        T::DoneatDeliveryidUnit,
+        T::SubscriptionidNotfoundcount,
     ];
 
     fn name(self) -> &'static str {
@@ -88,6 +103,11 @@ impl T {
             T::IdempotencykeyOutcome => "idempotencykey_outcome",
             T::NameValue => "name_value",
             T::ApikeyidApikey => "apikeyid_apikey",
+            T::DeliveryidDelivery => "deliveryid_delivery",
+            T::DueDeliveryidUnit => "duems_deliveryid",
+            T::InstanceDeliveryidUnit => "instance_deliveryid",
+            T::DoneatDeliveryidUnit => "deliveredms_deliveryid",
+            T::SubscriptionidNotfoundcount => "subscriptionid_notfoundcount",
         }
     }
 }
@@ -121,6 +141,13 @@ pub struct Store {
     db: sled::Db,
     trees: Vec<sled::Tree>,
     write_lock: Mutex<()>,
+    /// Serialises read-modify-write of delivery records (attempt results, manual retries),
+    /// apart from `write_lock` so that deliveries never wait for reports.
+    delivery_lock: Mutex<()>,
+    /// Group commit: flushes asked for, and the highest ask a finished flush covered.
+    flush_requested: std::sync::atomic::AtomicU64,
+    flush_done: std::sync::atomic::AtomicU64,
+    flush_lock: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -144,6 +171,10 @@ impl Store {
             db,
             trees,
             write_lock: Mutex::new(()),
+            delivery_lock: Mutex::new(()),
+            flush_requested: Default::default(),
+            flush_done: Default::default(),
+            flush_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -195,9 +226,23 @@ impl Store {
         })
     }
 
-    /// Waits until everything written so far is on disk.
+    /// Waits until everything written so far is on disk. One flush runs at a time on a
+    /// blocking thread, and callers whose writes an ongoing flush already covers share it
+    /// (group commit). sled's `flush_async` is not used: concurrent calls fill its small IO
+    /// thread pool with waiting flushes, and the log write they wait for never gets a thread.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        use std::sync::atomic::Ordering::SeqCst;
+        let ticket = self.flush_requested.fetch_add(1, SeqCst) + 1;
+        let _one = self.flush_lock.lock().await;
+        if self.flush_done.load(SeqCst) >= ticket {
+            return Ok(());
+        }
+        let upto = self.flush_requested.load(SeqCst);
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|err| sled::Error::Io(std::io::Error::other(err)))??;
+        self.flush_done.fetch_max(upto, SeqCst);
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use super::{Result, StorageError, Store, T, WriteSet, keys};
 use crate::domain::catalog::LastRefresh;
 use crate::domain::report::{RefreshReport, RunReport};
 use crate::domain::{
-    CatalogItem, CatalogKind, Event, EventDetails, EventId, InstanceId, ItemId, Report, RunStatus,
-    Subscription, SubscriptionId, TenantId, TriggerKind,
+    CatalogItem, CatalogKind, Delivery, Event, EventDetails, EventId, InstanceId, ItemId, Queued,
+    Report, RunStatus, Subscription, SubscriptionId, TenantId, TriggerKind,
 };
 
 /// A caller-chosen key that makes a retried report a no-op, scoped to tenant, instance and
@@ -41,8 +41,10 @@ struct StoredOutcome {
 
 pub struct ReportOutcome {
     pub event_ids: Vec<EventId>,
-    /// Each new event with the subscriptions it must reach; empty for a replayed report.
-    pub deliveries: Vec<(Event, Vec<Subscription>)>,
+    /// Events this report created (0 for a replayed report).
+    pub new_events: usize,
+    /// The deliveries written with the events (the outbox); empty for a replayed report.
+    pub deliveries: Vec<Queued>,
 }
 
 fn fingerprint(report: &Report) -> String {
@@ -73,6 +75,7 @@ impl Store {
                 }
                 return Ok(ReportOutcome {
                     event_ids: stored.event_ids,
+                    new_events: 0,
                     deliveries: Vec::new(),
                 });
             }
@@ -112,12 +115,20 @@ impl Store {
 
         let mut outcome = ReportOutcome {
             event_ids: Vec::new(),
+            new_events: 0,
             deliveries: Vec::new(),
         };
         if let Some((event, subscriptions)) = caused {
+            // The outbox: the event and one delivery per matched subscription, in the same
+            // transaction, so an accepted event always has its deliveries on disk.
             set.put_json(T::EventidEvent, event.id.as_bytes(), &event)?;
+            for subscription in &subscriptions {
+                let delivery = Delivery::new(event.id, subscription, now);
+                self.stage_delivery(&mut set, &delivery)?;
+                outcome.deliveries.extend(delivery.queued());
+            }
             outcome.event_ids.push(event.id);
-            outcome.deliveries.push((event, subscriptions));
+            outcome.new_events += 1;
         }
         if let Some(key) = &idempotency {
             let stored = StoredOutcome {

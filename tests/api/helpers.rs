@@ -42,23 +42,45 @@ pub fn token(tenant: &str, platform: bool) -> String {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub body: Value,
+    /// The raw body, as signed.
+    pub raw: Vec<u8>,
     pub webhook_id: Option<String>,
+    pub webhook_timestamp: Option<String>,
+    pub webhook_signature: Option<String>,
     pub content_type: Option<String>,
+    /// The status the receiver answered.
+    pub status: u16,
+}
+
+/// What the receiver answers: the statuses queued in `queue`, then `default`.
+#[derive(Default)]
+struct Script {
+    queue: VecDeque<(u16, Option<String>)>,
+    default: Option<u16>,
+    delay: Duration,
 }
 
 /// An HTTP server on 127.0.0.1:0 that records every POST and answers with the statuses queued
-/// in `script` (202 once the script is used up).
+/// in its script (202 once the script is used up, unless another default is set).
 pub struct Receiver {
     pub url: String,
     rx: mpsc::UnboundedReceiver<Received>,
-    script: Arc<Mutex<VecDeque<u16>>>,
+    script: Arc<Mutex<Script>>,
     handle: ServerHandle,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::start_with_delay(Duration::ZERO).await
+    }
+
+    /// A receiver that waits `delay` before each answer (a slow flow endpoint).
+    pub async fn start_with_delay(delay: Duration) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
+        let script: Arc<Mutex<Script>> = Arc::new(Mutex::new(Script {
+            delay,
+            ..Script::default()
+        }));
         let (tx, shared_script) = (web::Data::new(tx), web::Data::new(Arc::clone(&script)));
         let server = HttpServer::new(move || {
             App::new()
@@ -89,7 +111,29 @@ impl Receiver {
 
     /// Queues statuses for the next requests.
     pub fn answer_with(&self, statuses: &[u16]) {
-        self.script.lock().unwrap().extend(statuses);
+        let mut script = self.script.lock().unwrap();
+        script.queue.extend(statuses.iter().map(|s| (*s, None)));
+    }
+
+    /// Queues one answer with a `Retry-After` header.
+    pub fn answer_with_retry_after(&self, status: u16, retry_after: &str) {
+        let mut script = self.script.lock().unwrap();
+        script
+            .queue
+            .push_back((status, Some(retry_after.to_owned())));
+    }
+
+    /// The status answered once the queue is used up.
+    pub fn answer_by_default(&self, status: u16) {
+        self.script.lock().unwrap().default = Some(status);
+    }
+
+    /// The next request within `limit`, if any.
+    pub async fn next_within(&mut self, limit: Duration) -> Option<Received> {
+        tokio::time::timeout(limit, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The next request, failing the test after 10 s.
@@ -121,7 +165,7 @@ async fn record(
     req: HttpRequest,
     body: web::Bytes,
     tx: web::Data<mpsc::UnboundedSender<Received>>,
-    script: web::Data<Arc<Mutex<VecDeque<u16>>>>,
+    script: web::Data<Arc<Mutex<Script>>>,
 ) -> HttpResponse {
     let header = |name: &str| {
         req.headers()
@@ -129,14 +173,32 @@ async fn record(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let (status, retry_after, delay) = {
+        let mut script = script.lock().unwrap();
+        let (status, retry_after) = script
+            .queue
+            .pop_front()
+            .unwrap_or((script.default.unwrap_or(202), None));
+        (status, retry_after, script.delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let received = Received {
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: body.to_vec(),
         webhook_id: header("webhook-id"),
+        webhook_timestamp: header("webhook-timestamp"),
+        webhook_signature: header("webhook-signature"),
         content_type: header("content-type"),
+        status,
     };
     let _ = tx.send(received);
-    let status = script.lock().unwrap().pop_front().unwrap_or(202);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if let Some(retry_after) = retry_after {
+        response.insert_header(("retry-after", retry_after));
+    }
+    response.finish()
 }
 
 /// Builds a `TestApp`; variants set options here instead of new spawn functions.
@@ -150,6 +212,9 @@ pub struct TestAppBuilder {
     jwks_refetch_interval: String,
     /// Keys to create before the server starts: tenant, roles, revoked.
     api_keys: Vec<(String, Vec<String>, bool)>,
+    delivery_timeout: String,
+    per_host: usize,
+    not_found_limit: u32,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -162,6 +227,9 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         jwks_url: None,
         jwks_refetch_interval: "60s".into(),
         api_keys: Vec::new(),
+        delivery_timeout: "2s".into(),
+        per_host: 8,
+        not_found_limit: 3,
     }
 }
 
@@ -219,6 +287,22 @@ impl TestAppBuilder {
         self
     }
 
+    pub fn delivery_timeout(mut self, timeout: &str) -> Self {
+        self.delivery_timeout = timeout.into();
+        self
+    }
+
+    /// Callback requests in flight at once to one receiver.
+    pub fn per_host(mut self, limit: usize) -> Self {
+        self.per_host = limit;
+        self
+    }
+
+    pub fn not_found_limit(mut self, limit: u32) -> Self {
+        self.not_found_limit = limit;
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
@@ -253,7 +337,11 @@ impl TestAppBuilder {
             jwt_hs256_secret: Some(SECRET.parse().unwrap()),
             callback_allow_private: self.allow_private_callbacks,
             retry_schedule: parse_schedule(&self.retry_schedule).unwrap(),
-            delivery_timeout: parse_duration("2s").unwrap(),
+            delivery_timeout: parse_duration(&self.delivery_timeout).unwrap(),
+            delivery_concurrency: 64,
+            delivery_concurrency_per_host: self.per_host,
+            delivery_retention: parse_duration("7d").unwrap(),
+            callback_404_limit: self.not_found_limit,
             workers: 2,
             jwks_url: self.jwks_url.map(|url| url.parse().unwrap()),
             jwt_audience: list(AUDIENCE),
@@ -403,5 +491,29 @@ impl TestApp {
             .iter()
             .map(|id| id.as_str().unwrap().to_owned())
             .collect()
+    }
+}
+
+impl TestApp {
+    /// `ListDeliveries` of `instance` with `query` (`status=failed`, ...).
+    pub async fn deliveries(&self, instance: &str, query: &str) -> Vec<Value> {
+        let response = self
+            .get(&format!("/api/v1/instances/{instance}/deliveries?{query}"))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["value"].as_array().unwrap().clone()
+    }
+
+    /// Polls `ListDeliveries` until one delivery has `status`; panics after 10 s.
+    pub async fn wait_for_delivery(&self, instance: &str, status: &str) -> Value {
+        for _ in 0..200 {
+            let found = self.deliveries(instance, &format!("status={status}")).await;
+            if let Some(first) = found.into_iter().next() {
+                return first;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {status} delivery within 10 s");
     }
 }

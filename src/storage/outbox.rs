@@ -1,0 +1,377 @@
+//! The outbox: delivery records, the due index the scheduler reloads after a restart, the
+//! per-instance listing index, pruning of delivered records, and 404 counts per subscription.
+
+use chrono::{DateTime, Utc};
+
+use super::{Result, Store, T, WriteSet, decode};
+use crate::domain::{
+    AttemptRecord, Delivery, DeliveryId, DeliveryStatus, InstanceId, Queued, SubscriptionId,
+};
+
+/// What one attempt did to its delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptResult {
+    Delivered,
+    /// Try again at `due`.
+    Retry {
+        due: DateTime<Utc>,
+    },
+    /// No more attempts; `reason` says why.
+    Failed {
+        reason: &'static str,
+    },
+}
+
+/// A page of an instance's deliveries, newest first.
+pub struct DeliveryQuery {
+    pub status: Option<DeliveryStatus>,
+    pub subscription: Option<SubscriptionId>,
+    /// Continue after this delivery (the last of the previous page).
+    pub after: Option<DeliveryId>,
+    pub limit: usize,
+}
+
+pub struct DeliveryPage {
+    pub deliveries: Vec<Delivery>,
+    /// Set when more deliveries may follow the last one.
+    pub more: bool,
+}
+
+const EMPTY: &[u8] = &[];
+
+pub(super) fn due_key(due_ms: i64, id: DeliveryId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(24);
+    // Due times are after 1970, so the big-endian bytes of a non-negative i64 sort by time.
+    key.extend_from_slice(&(due_ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn instance_key(instance: InstanceId, id: DeliveryId) -> Vec<u8> {
+    let mut key = instance.as_bytes().to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn trailing_id(key: &[u8]) -> Option<DeliveryId> {
+    super::keys::trailing_uuid(key).map(DeliveryId)
+}
+
+impl Store {
+    /// Adds a new delivery to `set`: the record, its due entry and its listing entry.
+    pub(super) fn stage_delivery(&self, set: &mut WriteSet, delivery: &Delivery) -> Result<()> {
+        set.put_json(T::DeliveryidDelivery, delivery.id.as_bytes(), delivery)?;
+        if let Some(due_ms) = delivery.due_ms {
+            set.put(T::DueDeliveryidUnit, due_key(due_ms, delivery.id), EMPTY);
+        }
+        set.put(
+            T::InstanceDeliveryidUnit,
+            instance_key(delivery.instance_id, delivery.id),
+            EMPTY,
+        );
+        Ok(())
+    }
+
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        self.get_json(T::DeliveryidDelivery, id.as_bytes())
+    }
+
+    /// Every pending delivery, due first: what the scheduler reloads at start.
+    pub fn pending_deliveries(&self) -> Result<Vec<Queued>> {
+        let mut out = Vec::new();
+        for key in self.tree(T::DueDeliveryidUnit).iter().keys() {
+            let Some(id) = trailing_id(&key?) else {
+                continue;
+            };
+            if let Some(queued) = self.delivery(id)?.and_then(|d| d.queued()) {
+                out.push(queued);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an attempt and moves the delivery on; `None` when the record is gone or no
+    /// longer pending (a manual retry raced it, or it was pruned).
+    pub fn record_attempt(
+        &self,
+        id: DeliveryId,
+        attempt: AttemptRecord,
+        result: AttemptResult,
+    ) -> Result<Option<Delivery>> {
+        let _guard = self.delivery_guard();
+        let Some(mut delivery) = self.delivery(id)? else {
+            return Ok(None);
+        };
+        if delivery.status != DeliveryStatus::Pending {
+            return Ok(None);
+        }
+        let mut set = WriteSet::default();
+        if let Some(due_ms) = delivery.due_ms.take() {
+            set.remove(T::DueDeliveryidUnit, due_key(due_ms, id));
+        }
+        let now_ms = attempt.at.timestamp_millis();
+        delivery.attempts.push(attempt);
+        match result {
+            AttemptResult::Delivered => {
+                delivery.status = DeliveryStatus::Delivered;
+                set.put(T::DoneatDeliveryidUnit, due_key(now_ms, id), EMPTY);
+            }
+            AttemptResult::Retry { due } => {
+                delivery.retries_used += 1;
+                delivery.due_ms = Some(due.timestamp_millis());
+                set.put(
+                    T::DueDeliveryidUnit,
+                    due_key(due.timestamp_millis(), id),
+                    EMPTY,
+                );
+            }
+            AttemptResult::Failed { reason } => {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.failure = Some(reason.to_owned());
+            }
+        }
+        set.put_json(T::DeliveryidDelivery, id.as_bytes(), &delivery)?;
+        self.commit(set)?;
+        Ok(Some(delivery))
+    }
+
+    /// Queues a delivery again, due at `now`, with `retries_used` set so that it gets the
+    /// attempts that remain of the schedule from there (the caller chooses how many).
+    pub fn requeue_delivery(
+        &self,
+        id: DeliveryId,
+        now: DateTime<Utc>,
+        retries_used: usize,
+    ) -> Result<Option<Delivery>> {
+        let _guard = self.delivery_guard();
+        let Some(mut delivery) = self.delivery(id)? else {
+            return Ok(None);
+        };
+        let mut set = WriteSet::default();
+        if let Some(due_ms) = delivery.due_ms.take() {
+            set.remove(T::DueDeliveryidUnit, due_key(due_ms, id));
+        }
+        if delivery.status == DeliveryStatus::Delivered
+            && let Some(done) = delivery.attempts.last()
+        {
+            set.remove(
+                T::DoneatDeliveryidUnit,
+                due_key(done.at.timestamp_millis(), id),
+            );
+        }
+        let due_ms = now.timestamp_millis();
+        delivery.status = DeliveryStatus::Pending;
+        delivery.failure = None;
+        delivery.due_ms = Some(due_ms);
+        delivery.retries_used = retries_used;
+        set.put(T::DueDeliveryidUnit, due_key(due_ms, id), EMPTY);
+        set.put_json(T::DeliveryidDelivery, id.as_bytes(), &delivery)?;
+        self.commit(set)?;
+        Ok(Some(delivery))
+    }
+
+    /// A page of the instance's deliveries, newest first, filtered.
+    pub fn deliveries(&self, instance: InstanceId, query: &DeliveryQuery) -> Result<DeliveryPage> {
+        let start = instance_key(instance, DeliveryId(uuid::Uuid::nil()));
+        let end = match query.after {
+            Some(after) => instance_key(instance, after),
+            None => instance_key(instance, DeliveryId(uuid::Uuid::max())),
+        };
+        let mut deliveries = Vec::new();
+        let mut more = false;
+        for key in self
+            .tree(T::InstanceDeliveryidUnit)
+            .range(start..end)
+            .keys()
+            .rev()
+        {
+            let Some(id) = trailing_id(&key?) else {
+                continue;
+            };
+            let Some(delivery) = self.delivery(id)? else {
+                continue;
+            };
+            let wanted = query.status.is_none_or(|s| s == delivery.status)
+                && query
+                    .subscription
+                    .is_none_or(|s| s == delivery.subscription_id);
+            if !wanted {
+                continue;
+            }
+            if deliveries.len() == query.limit {
+                more = true;
+                break;
+            }
+            deliveries.push(delivery);
+        }
+        Ok(DeliveryPage { deliveries, more })
+    }
+
+    /// Removes delivered records whose last attempt is older than `before`; returns how many.
+    /// Pending and failed records stay (they are the queue and the dead letters).
+    pub fn prune_delivered(&self, before: DateTime<Utc>, max: usize) -> Result<usize> {
+        let end = due_key(before.timestamp_millis(), DeliveryId(uuid::Uuid::nil()));
+        let mut set = WriteSet::default();
+        let mut pruned = 0;
+        for key in self
+            .tree(T::DoneatDeliveryidUnit)
+            .range(..end)
+            .keys()
+            .take(max)
+        {
+            let key = key?;
+            if let Some(id) = trailing_id(&key)
+                && let Some(bytes) = self.tree(T::DeliveryidDelivery).get(id.as_bytes())?
+            {
+                let delivery: Delivery = decode(T::DeliveryidDelivery, &bytes)?;
+                set.remove(T::DeliveryidDelivery, id.as_bytes());
+                set.remove(
+                    T::InstanceDeliveryidUnit,
+                    instance_key(delivery.instance_id, id),
+                );
+            }
+            set.remove(T::DoneatDeliveryidUnit, key.to_vec());
+            pruned += 1;
+        }
+        if pruned > 0 {
+            let _guard = self.delivery_guard();
+            self.commit(set)?;
+        }
+        Ok(pruned)
+    }
+
+    /// Counts one more 404 in a row from the subscription's callback; returns the count.
+    pub fn note_not_found(&self, id: SubscriptionId) -> Result<u32> {
+        let tree = self.tree(T::SubscriptionidNotfoundcount);
+        let updated = tree.update_and_fetch(id.as_bytes(), |old| {
+            let count = old
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, u32::from_be_bytes);
+            Some(count.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        Ok(updated
+            .and_then(|b| <[u8; 4]>::try_from(b.as_ref()).ok())
+            .map_or(1, u32::from_be_bytes))
+    }
+
+    /// Any answer other than 404 ends a run of 404s.
+    pub fn clear_not_found(&self, id: SubscriptionId) -> Result<()> {
+        self.tree(T::SubscriptionidNotfoundcount)
+            .remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    fn delivery_guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Writes are transactions, so a poisoned lock left nothing half-written.
+        self.delivery_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::{EventId, TenantId};
+
+    fn pending(store: &Store, instance: InstanceId, now: DateTime<Utc>) -> Delivery {
+        let delivery = Delivery {
+            id: DeliveryId::new_ordered(),
+            event_id: EventId::new(),
+            subscription_id: SubscriptionId::new(),
+            instance_id: instance,
+            tenant: TenantId::parse("t").unwrap(),
+            host: "example.com:443".into(),
+            status: DeliveryStatus::Pending,
+            created_at: now,
+            due_ms: Some(now.timestamp_millis()),
+            retries_used: 0,
+            failure: None,
+            attempts: Vec::new(),
+        };
+        let mut set = WriteSet::default();
+        store.stage_delivery(&mut set, &delivery).unwrap();
+        store.commit(set).unwrap();
+        delivery
+    }
+
+    fn attempt(at: DateTime<Utc>) -> AttemptRecord {
+        AttemptRecord {
+            at,
+            status_code: Some(200),
+            error: None,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn delivered_records_are_pruned_after_retention_and_failed_ones_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let instance = InstanceId::new();
+        let now = Utc::now();
+        let old = now - Duration::days(8);
+        let (done_old, done_new, dead) = (
+            pending(&store, instance, old),
+            pending(&store, instance, now),
+            pending(&store, instance, old),
+        );
+        store
+            .record_attempt(done_old.id, attempt(old), AttemptResult::Delivered)
+            .unwrap();
+        store
+            .record_attempt(done_new.id, attempt(now), AttemptResult::Delivered)
+            .unwrap();
+        store
+            .record_attempt(
+                dead.id,
+                attempt(old),
+                AttemptResult::Failed { reason: "rejected" },
+            )
+            .unwrap();
+        assert!(store.pending_deliveries().unwrap().is_empty());
+
+        assert_eq!(
+            store.prune_delivered(now - Duration::days(7), 100).unwrap(),
+            1
+        );
+        assert!(store.delivery(done_old.id).unwrap().is_none());
+        assert!(store.delivery(done_new.id).unwrap().is_some());
+        assert!(store.delivery(dead.id).unwrap().is_some());
+        let all = DeliveryQuery {
+            status: None,
+            subscription: None,
+            after: None,
+            limit: 10,
+        };
+        assert_eq!(
+            store.deliveries(instance, &all).unwrap().deliveries.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_retry_moves_the_due_entry_and_pending_deliveries_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let delivery = {
+            let store = Store::open(dir.path()).unwrap();
+            let delivery = pending(&store, InstanceId::new(), now);
+            let due = now + Duration::seconds(30);
+            store
+                .record_attempt(delivery.id, attempt(now), AttemptResult::Retry { due })
+                .unwrap();
+            delivery
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let queued = store.pending_deliveries().unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].id, delivery.id);
+        assert_eq!(
+            queued[0].due_ms,
+            (now + Duration::seconds(30)).timestamp_millis()
+        );
+    }
+}

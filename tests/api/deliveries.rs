@@ -1,0 +1,375 @@
+//! The outbox seen from outside: retries, Retry-After, 410 and 404 removal, dead letters and
+//! replay, fairness between receivers, delivery-time SSRF checks, signatures and metrics.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{OTHER_TENANT, Receiver, TestApp, spawn_app, spawn_app_builder, token};
+
+const TRIGGER: &str = "full-refresh-completed";
+
+async fn subscribed(app: &TestApp, receiver: &Receiver, name: &str) -> (String, Value) {
+    let instance = app.create_instance(name).await;
+    let (sub, _) = app
+        .subscribe(
+            &instance,
+            TRIGGER,
+            &json!({"notificationUrl": receiver.callback(name)}),
+        )
+        .await;
+    (instance, sub)
+}
+
+async fn fire(app: &TestApp, instance: &str) -> String {
+    app.report(instance, "full-refresh", &json!({"status": "succeeded"}))
+        .await
+        .remove(0)
+}
+
+#[tokio::test]
+async fn a_delivery_is_retried_until_accepted_with_the_same_event_and_webhook_ids() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, _) = subscribed(&app, &receiver, "retries").await;
+    receiver.answer_with(&[500, 502]);
+    let event_id = fire(&app, &instance).await;
+    let attempts = [
+        receiver.next().await,
+        receiver.next().await,
+        receiver.next().await,
+    ];
+    for attempt in &attempts {
+        assert_eq!(attempt.body["eventId"], json!(event_id));
+        assert_eq!(attempt.webhook_id, attempts[0].webhook_id);
+    }
+    let delivered = app.wait_for_delivery(&instance, "delivered").await;
+    assert_eq!(delivered["eventId"], json!(event_id));
+    assert_eq!(json!(attempts[0].webhook_id), delivered["id"]);
+    let codes: Vec<_> = delivered["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["statusCode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 502, 202]);
+    receiver.expect_nothing_more().await;
+}
+
+#[tokio::test]
+async fn retry_after_on_429_and_503_replaces_the_scheduled_delay() {
+    // The schedule would wait 30 s; Retry-After: 1 brings the retry forward.
+    let app = spawn_app_builder().retry_schedule("30s,30s").spawn().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, _) = subscribed(&app, &receiver, "retry-after").await;
+    for status in [429, 503] {
+        receiver.answer_with_retry_after(status, "1");
+        fire(&app, &instance).await;
+        let first = receiver.next().await;
+        assert_eq!(first.status, status);
+        let started = Instant::now();
+        let second = receiver.next().await;
+        assert_eq!(second.webhook_id, first.webhook_id);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{status}: waited {waited:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn repeated_404s_remove_the_subscription_and_fail_the_delivery() {
+    let app = spawn_app_builder().not_found_limit(3).spawn().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, sub) = subscribed(&app, &receiver, "not-found").await;
+    receiver.answer_with(&[404, 404, 404]);
+    fire(&app, &instance).await;
+    for _ in 0..3 {
+        assert_eq!(receiver.next().await.status, 404);
+    }
+    let failed = app.wait_for_delivery(&instance, "failed").await;
+    assert_eq!(failed["failure"], "subscription_not_found");
+    let path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    assert_eq!(app.get(&path).await.status(), 404);
+    fire(&app, &instance).await;
+    receiver.expect_nothing_more().await;
+}
+
+#[tokio::test]
+async fn fewer_404s_than_the_limit_keep_the_subscription() {
+    let app = spawn_app_builder().not_found_limit(3).spawn().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, sub) = subscribed(&app, &receiver, "flaky").await;
+    receiver.answer_with(&[404, 404]);
+    fire(&app, &instance).await;
+    for expected in [404, 404, 202] {
+        assert_eq!(receiver.next().await.status, expected);
+    }
+    app.wait_for_delivery(&instance, "delivered").await;
+    let path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    assert_eq!(app.get(&path).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_rejected_delivery_is_listed_as_failed_and_a_manual_retry_delivers_it() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, sub) = subscribed(&app, &receiver, "dead-letter").await;
+    receiver.answer_with(&[400]);
+    let event_id = fire(&app, &instance).await;
+    let first = receiver.next().await;
+    assert_eq!(first.status, 400);
+    receiver.expect_nothing_more().await;
+
+    let failed = app.wait_for_delivery(&instance, "failed").await;
+    assert_eq!(failed["eventId"], json!(event_id));
+    assert_eq!(failed["subscriptionId"], sub["id"]);
+    assert_eq!(failed["failure"], "rejected");
+    assert_eq!(failed["attempts"][0]["statusCode"], 400);
+    assert!(failed["attempts"][0]["durationMs"].is_u64());
+    let by_sub = format!("subscriptionId={}", sub["id"].as_str().unwrap());
+    assert_eq!(app.deliveries(&instance, &by_sub).await.len(), 1);
+    assert!(app.deliveries(&instance, "status=pending").await.is_empty());
+
+    let id = failed["id"].as_str().unwrap();
+    let retry = app
+        .post(&format!("/api/v1/deliveries/{id}/retry"), &json!({}))
+        .await;
+    assert_eq!(retry.status(), 202);
+    let again = receiver.next().await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.webhook_id, first.webhook_id);
+    assert_eq!(again.body["eventId"], json!(event_id));
+    let delivered = app.wait_for_delivery(&instance, "delivered").await;
+    assert_eq!(delivered["attempts"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn deliveries_are_tenant_scoped_and_paged() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, _) = subscribed(&app, &receiver, "paged").await;
+    for _ in 0..3 {
+        fire(&app, &instance).await;
+        receiver.next().await;
+    }
+    let path = format!("/api/v1/instances/{instance}/deliveries?$top=2");
+    let page: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(page["value"].as_array().unwrap().len(), 2);
+    let next = page["nextLink"].as_str().expect("a nextLink");
+    let rest: Value = app
+        .client
+        .get(next)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["value"].as_array().unwrap().len(), 1);
+    assert!(rest.get("nextLink").is_none());
+
+    let other = token(OTHER_TENANT, false);
+    let listed = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 404);
+    let id = page["value"][0]["id"].as_str().unwrap();
+    let retried = app
+        .post_as(
+            &other,
+            &format!("/api/v1/deliveries/{id}/retry"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(retried.status(), 404);
+    let bad = app
+        .get(&format!(
+            "/api/v1/instances/{instance}/deliveries?status=lost"
+        ))
+        .await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_delay_a_fast_one() {
+    let app = spawn_app_builder()
+        .per_host(2)
+        .delivery_timeout("10s")
+        .spawn()
+        .await;
+    let mut slow = Receiver::start_with_delay(Duration::from_secs(3)).await;
+    let mut fast = Receiver::start().await;
+    let instance = app.create_instance("fairness").await;
+    for name in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+        app.subscribe(
+            &instance,
+            TRIGGER,
+            &json!({"notificationUrl": slow.callback(name)}),
+        )
+        .await;
+    }
+    app.subscribe(
+        &instance,
+        TRIGGER,
+        &json!({"notificationUrl": fast.callback("fast")}),
+    )
+    .await;
+    let started = Instant::now();
+    fire(&app, &instance).await;
+    fire(&app, &instance).await;
+    fast.next().await;
+    fast.next().await;
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(1),
+        "the fast receiver waited {waited:?} behind the slow one"
+    );
+    assert!(slow.next_within(Duration::from_millis(10)).await.is_none());
+}
+
+#[tokio::test]
+async fn callbacks_that_became_private_are_refused_when_delivering() {
+    // Subscribed while private callbacks were allowed, then the operator turned them off:
+    // the delivery-time check refuses both a literal loopback address and a name that
+    // resolves to one (the resolver path that stops DNS rebinding).
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let instance = app.create_instance("rebinding").await;
+    let by_name = receiver
+        .callback("by-name")
+        .replace("127.0.0.1", "localhost");
+    for url in [receiver.callback("literal"), by_name] {
+        app.subscribe(&instance, TRIGGER, &json!({"notificationUrl": url}))
+            .await;
+    }
+    let dir = app.stop().await;
+    let app = spawn_app_builder()
+        .data_dir(dir)
+        .allow_private_callbacks(false)
+        .spawn()
+        .await;
+    fire(&app, &instance).await;
+    let mut failed = Vec::new();
+    for _ in 0..200 {
+        failed = app.deliveries(&instance, "status=failed").await;
+        if failed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for delivery in failed {
+        assert_eq!(delivery["failure"], "address_not_allowed", "{delivery}");
+        assert_eq!(delivery["attempts"][0]["error"], "address_not_allowed");
+    }
+    receiver.expect_nothing_more().await;
+}
+
+#[tokio::test]
+async fn callbacks_carry_a_standard_webhooks_signature_made_with_the_secret_given_once() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, Mac};
+
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let instance = app.create_instance("signed").await;
+    let body = json!({"notificationUrl": receiver.callback("signed")});
+    let (first, _) = app.subscribe(&instance, TRIGGER, &body).await;
+    let secret = first["signingSecret"].as_str().expect("a signing secret");
+    assert!(secret.starts_with("whsec_"));
+    let (again, _) = app.subscribe(&instance, TRIGGER, &body).await;
+    assert_eq!(again["id"], first["id"]);
+    assert!(again.get("signingSecret").is_none(), "revealed twice");
+    let listed = app
+        .get(&format!(
+            "/api/v1/subscriptions/{}",
+            first["id"].as_str().unwrap()
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains(secret));
+
+    fire(&app, &instance).await;
+    let received = receiver.next().await;
+    let id = received.webhook_id.unwrap();
+    let timestamp = received.webhook_timestamp.unwrap();
+    let signature = received.webhook_signature.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!((now - timestamp.parse::<i64>().unwrap()).abs() < 60);
+
+    // An independent verification, written from the specification.
+    let key = STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(&received.raw);
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    assert!(
+        signature.split(' ').any(|s| s == expected),
+        "{signature} != {expected}"
+    );
+    crate::verifier::verify_with_standardwebhooks(
+        secret,
+        &id,
+        &timestamp,
+        &signature,
+        &received.raw,
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_events_outcomes_latency_and_removals() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, _) = subscribed(&app, &receiver, "metrics").await;
+    receiver.answer_with(&[503, 410]);
+    fire(&app, &instance).await;
+    receiver.next().await;
+    receiver.next().await;
+    app.wait_for_delivery(&instance, "failed").await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        "insights_events_accepted_total 1",
+        "insights_delivery_attempts_total{outcome=\"retried\"} 1",
+        "insights_delivery_attempts_total{outcome=\"failed\"} 1",
+        "insights_subscriptions_removed_total{reason=\"gone\"} 1",
+        "insights_delivery_attempt_duration_seconds_count 2",
+        "insights_delivery_queue_depth 0",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_graceful_stop_finishes_attempts_in_flight() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start_with_delay(Duration::from_millis(500)).await;
+    let (instance, _) = subscribed(&app, &receiver, "graceful").await;
+    fire(&app, &instance).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dir = app.stop().await;
+    assert_eq!(receiver.next().await.status, 202);
+    let app = spawn_app_builder().data_dir(dir).spawn().await;
+    let delivered = app.deliveries(&instance, "status=delivered").await;
+    assert_eq!(delivered.len(), 1, "the attempt in flight must be recorded");
+    receiver.expect_nothing_more().await;
+}
