@@ -14,8 +14,6 @@ use tokio::task::JoinSet;
 use super::{Shared, worker};
 use crate::domain::{DeliveryId, Queued};
 
-/// How long shutdown waits for attempts in flight.
-const GRACE: Duration = Duration::from_secs(15);
 /// Delivered records pruned per pass, so that one pass stays short.
 const PRUNE_BATCH: usize = 10_000;
 
@@ -143,7 +141,7 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
     mut receiver: mpsc::UnboundedReceiver<Command>,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Option<Duration>>,
 ) {
     let max = shared.settings.max_in_flight.max(1);
     let per_host = shared.settings.max_in_flight_per_host.max(1);
@@ -183,8 +181,9 @@ pub(super) async fn run(
             _ = stop.changed() => break,
         }
     }
+    let grace = stop.borrow().unwrap_or_default();
     let drained =
-        tokio::time::timeout(GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(
             abandoned = tasks.len(),
