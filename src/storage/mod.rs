@@ -66,10 +66,11 @@ enum T {
     InstanceDeliveryidUnit,
     DoneatDeliveryidUnit,
     SubscriptionidNotfoundcount,
+    EventidUnpruned,
 }
 
 impl T {
-    const ALL: [T; 15] = [
+    const ALL: [T; 16] = [
         T::InstanceidInstance,
         T::TenantInstanceidUnit,
         T::CatalogkeyItem,
@@ -85,6 +86,7 @@ impl T {
         T::InstanceDeliveryidUnit,
         T::DoneatDeliveryidUnit,
         T::SubscriptionidNotfoundcount,
+        T::EventidUnpruned,
     ];
 
     fn name(self) -> &'static str {
@@ -104,6 +106,7 @@ impl T {
             T::InstanceDeliveryidUnit => "instance_deliveryid",
             T::DoneatDeliveryidUnit => "deliveredms_deliveryid",
             T::SubscriptionidNotfoundcount => "subscriptionid_notfoundcount",
+            T::EventidUnpruned => "eventid_unpruneddeliverycount",
         }
     }
 }

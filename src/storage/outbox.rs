@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Result, Store, T, WriteSet, decode};
 use crate::domain::{
-    AttemptRecord, Delivery, DeliveryId, DeliveryStatus, InstanceId, Queued, SubscriptionId,
+    AttemptRecord, Delivery, DeliveryId, DeliveryStatus, EventId, InstanceId, Queued,
+    SubscriptionId,
 };
 
 /// What one attempt did to its delivery.
@@ -219,13 +220,15 @@ impl Store {
     }
 
     /// Removes delivered records whose last attempt is older than `before`; returns how many.
-    /// Pending and failed records stay (they are the queue and the dead letters).
+    /// Pending and failed records stay (they are the queue and the dead letters). An event
+    /// goes with the last of its deliveries.
     pub fn prune_delivered(&self, before: DateTime<Utc>, max: usize) -> Result<usize> {
         let end = due_key(before.timestamp_millis(), DeliveryId(uuid::Uuid::nil()));
         // Held throughout, so that a manual retry cannot revive a record being pruned.
         let _guard = self.delivery_guard();
         let mut set = WriteSet::default();
         let mut pruned = 0;
+        let mut per_event: std::collections::HashMap<EventId, u64> = Default::default();
         for key in self
             .tree(T::DoneatDeliveryidUnit)
             .range(..end)
@@ -247,9 +250,23 @@ impl Store {
                     T::InstanceDeliveryidUnit,
                     instance_key(delivery.instance_id, id),
                 );
+                *per_event.entry(delivery.event_id).or_default() += 1;
             }
             set.remove(T::DoneatDeliveryidUnit, key.to_vec());
             pruned += 1;
+        }
+        for (event, gone) in per_event {
+            let counter = self.tree(T::EventidUnpruned).get(event.as_bytes())?;
+            let left = counter
+                .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes)
+                .saturating_sub(gone);
+            if left == 0 {
+                set.remove(T::EventidEvent, event.as_bytes());
+                set.remove(T::EventidUnpruned, event.as_bytes());
+            } else {
+                set.put(T::EventidUnpruned, event.as_bytes(), left.to_be_bytes());
+            }
         }
         if !set.ops.is_empty() {
             self.commit(set)?;
@@ -294,7 +311,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::domain::{EventId, TenantId};
+    use crate::domain::TenantId;
 
     fn pending(store: &Store, instance: InstanceId, now: DateTime<Utc>) -> Delivery {
         let delivery = Delivery {
@@ -327,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn delivered_records_are_pruned_after_retention_and_failed_ones_are_kept() {
+    fn delivered_records_and_their_events_are_pruned_after_retention_and_failed_ones_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let instance = InstanceId::new();
@@ -352,6 +369,17 @@ mod tests {
             )
             .unwrap();
         assert!(store.pending_deliveries().unwrap().is_empty());
+        for (delivery, count) in [(&done_old, 1u64), (&dead, 1)] {
+            let id = delivery.event_id;
+            store
+                .tree(T::EventidEvent)
+                .insert(id.as_bytes(), b"{}")
+                .unwrap();
+            store
+                .tree(T::EventidUnpruned)
+                .insert(id.as_bytes(), &count.to_be_bytes())
+                .unwrap();
+        }
 
         assert_eq!(
             store.prune_delivered(now - Duration::days(7), 100).unwrap(),
@@ -360,6 +388,14 @@ mod tests {
         assert!(store.delivery(done_old.id).unwrap().is_none());
         assert!(store.delivery(done_new.id).unwrap().is_some());
         assert!(store.delivery(dead.id).unwrap().is_some());
+        let event_kept = |d: &Delivery| {
+            store
+                .tree(T::EventidEvent)
+                .contains_key(d.event_id.as_bytes())
+                .unwrap()
+        };
+        assert!(!event_kept(&done_old), "its last delivery was pruned");
+        assert!(event_kept(&dead), "a failed delivery may be retried");
         let all = DeliveryQuery {
             status: None,
             subscription: None,

@@ -127,6 +127,11 @@ impl Store {
                 self.stage_delivery(&mut set, &delivery)?;
                 outcome.deliveries.extend(delivery.queued());
             }
+            if !subscriptions.is_empty() {
+                // The event goes when the last of its deliveries is pruned.
+                let count = subscriptions.len() as u64;
+                set.put(T::EventidUnpruned, event.id.as_bytes(), count.to_be_bytes());
+            }
             outcome.event_ids.push(event.id);
             outcome.new_events += 1;
         }
