@@ -67,10 +67,11 @@ enum T {
     DoneatDeliveryidUnit,
     SubscriptionidNotfoundcount,
     EventidUnpruned,
+    CreatedmsEventidUnmatched,
 }
 
 impl T {
-    const ALL: [T; 16] = [
+    const ALL: [T; 17] = [
         T::InstanceidInstance,
         T::TenantInstanceidUnit,
         T::CatalogkeyItem,
@@ -87,6 +88,7 @@ impl T {
         T::DoneatDeliveryidUnit,
         T::SubscriptionidNotfoundcount,
         T::EventidUnpruned,
+        T::CreatedmsEventidUnmatched,
     ];
 
     fn name(self) -> &'static str {
@@ -107,6 +109,7 @@ impl T {
             T::DoneatDeliveryidUnit => "deliveredms_deliveryid",
             T::SubscriptionidNotfoundcount => "subscriptionid_notfoundcount",
             T::EventidUnpruned => "eventid_unpruneddeliverycount",
+            T::CreatedmsEventidUnmatched => "createdms_eventid_unmatched",
         }
     }
 }

@@ -40,12 +40,17 @@ pub struct DeliveryPage {
 
 const EMPTY: &[u8] = &[];
 
-pub(super) fn due_key(due_ms: i64, id: DeliveryId) -> Vec<u8> {
+/// A time in Unix milliseconds followed by an id: range scans go in time order.
+pub(super) fn time_key(ms: i64, id: &[u8; 16]) -> Vec<u8> {
     let mut key = Vec::with_capacity(24);
-    // Due times are after 1970, so the big-endian bytes of a non-negative i64 sort by time.
-    key.extend_from_slice(&(due_ms.max(0) as u64).to_be_bytes());
-    key.extend_from_slice(id.as_bytes());
+    // Times are after 1970, so the big-endian bytes of a non-negative i64 sort by time.
+    key.extend_from_slice(&(ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(id);
     key
+}
+
+fn due_key(due_ms: i64, id: DeliveryId) -> Vec<u8> {
+    time_key(due_ms, id.as_bytes())
 }
 
 fn instance_key(instance: InstanceId, id: DeliveryId) -> Vec<u8> {
@@ -231,7 +236,7 @@ impl Store {
         let mut per_event: std::collections::HashMap<EventId, u64> = Default::default();
         for key in self
             .tree(T::DoneatDeliveryidUnit)
-            .range(..end)
+            .range(..end.clone())
             .keys()
             .take(max)
         {
@@ -254,6 +259,15 @@ impl Store {
             }
             set.remove(T::DoneatDeliveryidUnit, key.to_vec());
             pruned += 1;
+        }
+        // Events that matched no subscription, past retention.
+        let unmatched = self.tree(T::CreatedmsEventidUnmatched);
+        for key in unmatched.range(..end).keys().take(max) {
+            let key = key?;
+            if let Some(event) = super::keys::trailing_uuid(&key) {
+                set.remove(T::EventidEvent, event.as_bytes().to_vec());
+            }
+            set.remove(T::CreatedmsEventidUnmatched, key.to_vec());
         }
         for (event, gone) in per_event {
             let counter = self.tree(T::EventidUnpruned).get(event.as_bytes())?;
@@ -380,6 +394,15 @@ mod tests {
                 .insert(id.as_bytes(), &count.to_be_bytes())
                 .unwrap();
         }
+        let unmatched = EventId::new();
+        store
+            .tree(T::EventidEvent)
+            .insert(unmatched.as_bytes(), b"{}")
+            .unwrap();
+        store
+            .tree(T::CreatedmsEventidUnmatched)
+            .insert(time_key(old.timestamp_millis(), unmatched.as_bytes()), b"")
+            .unwrap();
 
         assert_eq!(
             store.prune_delivered(now - Duration::days(7), 100).unwrap(),
@@ -396,6 +419,14 @@ mod tests {
         };
         assert!(!event_kept(&done_old), "its last delivery was pruned");
         assert!(event_kept(&dead), "a failed delivery may be retried");
+        let unmatched_kept = store
+            .tree(T::EventidEvent)
+            .contains_key(unmatched.as_bytes())
+            .unwrap();
+        assert!(
+            !unmatched_kept,
+            "an event that matched nothing goes after retention"
+        );
         let all = DeliveryQuery {
             status: None,
             subscription: None,
