@@ -209,8 +209,9 @@ async fn main() {
     }
     let fan_secs = last.duration_since(sent).as_secs_f64();
     let fan_rate = FAN_OUT as f64 / fan_secs;
+    let after_accept = FAN_OUT as f64 / (fan_secs - accepted.as_secs_f64());
     println!(
-        "(b) fan-out: {FAN_OUT} callbacks in {fan_secs:.2} s = {fan_rate:.0} callbacks/s (report accepted in {:.0} ms)",
+        "(b) fan-out: {FAN_OUT} callbacks in {fan_secs:.2} s from the report = {fan_rate:.0} callbacks/s; report accepted (10,000 outbox records written and flushed) in {:.0} ms; {after_accept:.0} callbacks/s after the 202",
         accepted.as_secs_f64() * 1e3
     );
 
@@ -271,8 +272,9 @@ async fn main() {
     while arrivals.try_recv().is_ok() {}
     let loop_rate = count as f64 / loop_secs;
     println!(
-        "(d) plain keep-alive POST loop, {PER_HOST} concurrent: {count} in {loop_secs:.2} s = {loop_rate:.0} POSTs/s; (b)/(d) = {:.2}",
-        fan_rate / loop_rate
+        "(d) plain keep-alive POST loop, {PER_HOST} concurrent: {count} in {loop_secs:.2} s = {loop_rate:.0} POSTs/s; (b)/(d) = {:.2} from the report, {:.2} after the 202",
+        fan_rate / loop_rate,
+        after_accept / loop_rate
     );
 
     // (e) resident memory at 100,000 idle subscriptions.

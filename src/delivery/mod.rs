@@ -109,7 +109,8 @@ struct Shared {
 pub struct Dispatcher {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<scheduler::Command>,
-    stop: watch::Sender<bool>,
+    /// Set to the grace period when stopping.
+    stop: watch::Sender<Option<Duration>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -142,7 +143,7 @@ impl Dispatcher {
             metrics: Metrics::default(),
         });
         let (commands, receiver) = mpsc::unbounded_channel();
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(None);
         let _ = commands.send(scheduler::Command::Queue(pending));
         let task = tokio::spawn(scheduler::run(
             Arc::clone(&shared),
@@ -204,7 +205,7 @@ impl Dispatcher {
     /// rest. Nothing is lost: an attempt that did not record its result is still pending on
     /// disk and is made again at the next start.
     pub async fn shutdown(&self, grace: Duration) {
-        let _ = self.stop.send(true);
+        let _ = self.stop.send(Some(grace));
         let task = self
             .task
             .lock()

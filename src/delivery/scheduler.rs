@@ -14,8 +14,6 @@ use tokio::task::JoinSet;
 use super::{Shared, worker};
 use crate::domain::{DeliveryId, Queued};
 
-/// How long shutdown waits for attempts in flight.
-const GRACE: Duration = Duration::from_secs(15);
 /// Delivered records pruned per pass, so that one pass stays short.
 const PRUNE_BATCH: usize = 10_000;
 
@@ -39,13 +37,21 @@ struct State {
     host_in_flight: HashMap<String, usize>,
     in_flight: usize,
     /// Every delivery in the timers, the ready queues or in flight: a second queueing of one
-    /// (a manual retry of a pending delivery) is ignored.
+    /// that is ready or in flight is ignored.
     known: HashSet<DeliveryId>,
+    /// The due time of each delivery waiting in `timers`; a timer entry that does not match
+    /// it was superseded by an earlier one (a manual retry moves a delivery up).
+    waiting: HashMap<DeliveryId, i64>,
 }
 
 impl State {
     fn queue(&mut self, queued: Queued) {
-        if self.known.insert(queued.id) {
+        let earlier = match self.waiting.get(&queued.id) {
+            Some(due) => queued.due_ms < *due,
+            None => self.known.insert(queued.id),
+        };
+        if earlier {
+            self.waiting.insert(queued.id, queued.due_ms);
             self.timers
                 .push(Reverse((queued.due_ms, queued.id, queued.host)));
         }
@@ -68,9 +74,13 @@ impl State {
             if *due > now_ms {
                 break;
             }
-            let Some(Reverse((_, id, host))) = self.timers.pop() else {
+            let Some(Reverse((due, id, host))) = self.timers.pop() else {
                 break;
             };
+            if self.waiting.get(&id) != Some(&due) {
+                continue;
+            }
+            self.waiting.remove(&id);
             self.ready.entry(host.clone()).or_default().push_back(id);
             self.offer(&host, per_host);
         }
@@ -131,7 +141,7 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
     mut receiver: mpsc::UnboundedReceiver<Command>,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Option<Duration>>,
 ) {
     let max = shared.settings.max_in_flight.max(1);
     let per_host = shared.settings.max_in_flight_per_host.max(1);
@@ -171,8 +181,9 @@ pub(super) async fn run(
             _ = stop.changed() => break,
         }
     }
+    let grace = stop.borrow().unwrap_or_default();
     let drained =
-        tokio::time::timeout(GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(
             abandoned = tasks.len(),
@@ -222,6 +233,28 @@ mod tests {
         }
         assert_eq!(started.iter().filter(|h| *h == "slow:80").count(), 2);
         assert!(started.contains(&"fast:80".to_owned()));
+    }
+
+    #[test]
+    fn queueing_a_waiting_delivery_earlier_moves_it_up_once() {
+        let mut state = State::default();
+        let later = Queued {
+            due_ms: 10_000,
+            ..queued("a:80")
+        };
+        let now = Queued {
+            due_ms: 5,
+            ..later.clone()
+        };
+        state.queue(later);
+        state.queue(now);
+        state.promote(10, 8);
+        assert!(state.next_to_start(8, 8).is_some());
+        state.promote(20_000, 8);
+        assert!(
+            state.next_to_start(8, 8).is_none(),
+            "the superseded timer fired"
+        );
     }
 
     #[test]

@@ -68,10 +68,12 @@ enum T {
     InstanceDeliveryidUnit,
     DoneatDeliveryidUnit,
     SubscriptionidNotfoundcount,
+    EventidUnpruned,
+    CreatedmsEventidUnmatched,
 }
 
 impl T {
-    const ALL: [T; 16] = [
+    const ALL: [T; 18] = [
         T::InstanceidInstance,
         T::TenantInstanceidUnit,
         T::CatalogkeyItem,
@@ -88,6 +90,8 @@ impl T {
         T::InstanceDeliveryidUnit,
         T::DoneatDeliveryidUnit,
         T::SubscriptionidNotfoundcount,
+        T::EventidUnpruned,
+        T::CreatedmsEventidUnmatched,
     ];
 
     fn name(self) -> &'static str {
@@ -108,6 +112,8 @@ impl T {
             T::InstanceDeliveryidUnit => "instance_deliveryid",
             T::DoneatDeliveryidUnit => "deliveredms_deliveryid",
             T::SubscriptionidNotfoundcount => "subscriptionid_notfoundcount",
+            T::EventidUnpruned => "eventid_unpruneddeliverycount",
+            T::CreatedmsEventidUnmatched => "createdms_eventid_unmatched",
         }
     }
 }
@@ -289,6 +295,16 @@ fn is_lock_error(err: &std::io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Trees are opened in `T::ALL` order and found by `t as usize`: the two orders must agree.
+    #[test]
+    fn every_tree_sits_at_its_own_index() {
+        for (index, tree) in T::ALL.iter().enumerate() {
+            assert_eq!(*tree as usize, index, "{tree:?}");
+        }
+        let names: std::collections::HashSet<_> = T::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(names.len(), T::ALL.len(), "tree names are unique");
+    }
 
     #[test]
     fn a_second_open_of_the_same_dir_is_a_clear_error() {

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Result, Store, T, WriteSet, decode};
 use crate::domain::{
-    AttemptRecord, Delivery, DeliveryId, DeliveryStatus, InstanceId, Queued, SubscriptionId,
+    AttemptRecord, Delivery, DeliveryId, DeliveryStatus, EventId, InstanceId, Queued,
+    SubscriptionId,
 };
 
 /// What one attempt did to its delivery.
@@ -39,12 +40,17 @@ pub struct DeliveryPage {
 
 const EMPTY: &[u8] = &[];
 
-pub(super) fn due_key(due_ms: i64, id: DeliveryId) -> Vec<u8> {
+/// A time in Unix milliseconds followed by an id: range scans go in time order.
+pub(super) fn time_key(ms: i64, id: &[u8; 16]) -> Vec<u8> {
     let mut key = Vec::with_capacity(24);
-    // Due times are after 1970, so the big-endian bytes of a non-negative i64 sort by time.
-    key.extend_from_slice(&(due_ms.max(0) as u64).to_be_bytes());
-    key.extend_from_slice(id.as_bytes());
+    // Times are after 1970, so the big-endian bytes of a non-negative i64 sort by time.
+    key.extend_from_slice(&(ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(id);
     key
+}
+
+fn due_key(due_ms: i64, id: DeliveryId) -> Vec<u8> {
+    time_key(due_ms, id.as_bytes())
 }
 
 fn instance_key(instance: InstanceId, id: DeliveryId) -> Vec<u8> {
@@ -92,6 +98,13 @@ impl Store {
 
     /// Records an attempt and moves the delivery on; `None` when the record is gone or no
     /// longer pending (a manual retry raced it, or it was pruned).
+    ///
+    /// This is the hot path of delivery, so it avoids a multi-tree transaction (sled's take a
+    /// process-wide write lock that stops every reader). Single-key writes go in an order
+    /// that a crash between any two leaves safe: an index entry is added before the record
+    /// that it points to changes and removed after, and every reader of an index checks the
+    /// record (`pending_deliveries` keeps only pending ones, pruning only delivered ones). The
+    /// worst a crash does is repeat an attempt.
     pub fn record_attempt(
         &self,
         id: DeliveryId,
@@ -105,33 +118,37 @@ impl Store {
         if delivery.status != DeliveryStatus::Pending {
             return Ok(None);
         }
-        let mut set = WriteSet::default();
-        if let Some(due_ms) = delivery.due_ms.take() {
-            set.remove(T::DueDeliveryidUnit, due_key(due_ms, id));
-        }
+        let old_due = delivery.due_ms.take();
         let now_ms = attempt.at.timestamp_millis();
         delivery.attempts.push(attempt);
         match result {
             AttemptResult::Delivered => {
                 delivery.status = DeliveryStatus::Delivered;
-                set.put(T::DoneatDeliveryidUnit, due_key(now_ms, id), EMPTY);
+                self.tree(T::DoneatDeliveryidUnit)
+                    .insert(due_key(now_ms, id), EMPTY)?;
             }
             AttemptResult::Retry { due } => {
                 delivery.retries_used += 1;
                 delivery.due_ms = Some(due.timestamp_millis());
-                set.put(
-                    T::DueDeliveryidUnit,
-                    due_key(due.timestamp_millis(), id),
-                    EMPTY,
-                );
+                self.tree(T::DueDeliveryidUnit)
+                    .insert(due_key(due.timestamp_millis(), id), EMPTY)?;
             }
             AttemptResult::Failed { reason } => {
                 delivery.status = DeliveryStatus::Failed;
                 delivery.failure = Some(reason.to_owned());
             }
         }
-        set.put_json(T::DeliveryidDelivery, id.as_bytes(), &delivery)?;
-        self.commit(set)?;
+        let bytes =
+            serde_json::to_vec(&delivery).map_err(|source| super::StorageError::Corrupt {
+                tree: T::DeliveryidDelivery.name(),
+                source,
+            })?;
+        self.tree(T::DeliveryidDelivery)
+            .insert(id.as_bytes(), bytes)?;
+        if let Some(due_ms) = old_due {
+            self.tree(T::DueDeliveryidUnit)
+                .remove(due_key(due_ms, id))?;
+        }
         Ok(Some(delivery))
     }
 
@@ -208,14 +225,18 @@ impl Store {
     }
 
     /// Removes delivered records whose last attempt is older than `before`; returns how many.
-    /// Pending and failed records stay (they are the queue and the dead letters).
+    /// Pending and failed records stay (they are the queue and the dead letters). An event
+    /// goes with the last of its deliveries.
     pub fn prune_delivered(&self, before: DateTime<Utc>, max: usize) -> Result<usize> {
         let end = due_key(before.timestamp_millis(), DeliveryId(uuid::Uuid::nil()));
+        // Held throughout, so that a manual retry cannot revive a record being pruned.
+        let _guard = self.delivery_guard();
         let mut set = WriteSet::default();
         let mut pruned = 0;
+        let mut per_event: std::collections::HashMap<EventId, u64> = Default::default();
         for key in self
             .tree(T::DoneatDeliveryidUnit)
-            .range(..end)
+            .range(..end.clone())
             .keys()
             .take(max)
         {
@@ -224,17 +245,44 @@ impl Store {
                 && let Some(bytes) = self.tree(T::DeliveryidDelivery).get(id.as_bytes())?
             {
                 let delivery: Delivery = decode(T::DeliveryidDelivery, &bytes)?;
+                if delivery.status != DeliveryStatus::Delivered {
+                    // Retried since, or a crash left the entry ahead of its record.
+                    set.remove(T::DoneatDeliveryidUnit, key.to_vec());
+                    continue;
+                }
                 set.remove(T::DeliveryidDelivery, id.as_bytes());
                 set.remove(
                     T::InstanceDeliveryidUnit,
                     instance_key(delivery.instance_id, id),
                 );
+                *per_event.entry(delivery.event_id).or_default() += 1;
             }
             set.remove(T::DoneatDeliveryidUnit, key.to_vec());
             pruned += 1;
         }
-        if pruned > 0 {
-            let _guard = self.delivery_guard();
+        // Events that matched no subscription, past retention.
+        let unmatched = self.tree(T::CreatedmsEventidUnmatched);
+        for key in unmatched.range(..end).keys().take(max) {
+            let key = key?;
+            if let Some(event) = super::keys::trailing_uuid(&key) {
+                set.remove(T::EventidEvent, event.as_bytes().to_vec());
+            }
+            set.remove(T::CreatedmsEventidUnmatched, key.to_vec());
+        }
+        for (event, gone) in per_event {
+            let counter = self.tree(T::EventidUnpruned).get(event.as_bytes())?;
+            let left = counter
+                .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes)
+                .saturating_sub(gone);
+            if left == 0 {
+                set.remove(T::EventidEvent, event.as_bytes());
+                set.remove(T::EventidUnpruned, event.as_bytes());
+            } else {
+                set.put(T::EventidUnpruned, event.as_bytes(), left.to_be_bytes());
+            }
+        }
+        if !set.ops.is_empty() {
             self.commit(set)?;
         }
         Ok(pruned)
@@ -254,10 +302,13 @@ impl Store {
             .map_or(1, u32::from_be_bytes))
     }
 
-    /// Any answer other than 404 ends a run of 404s.
+    /// Any answer other than 404 ends a run of 404s. Read first: almost always there is no
+    /// run, and a read costs far less than a write on every delivery.
     pub fn clear_not_found(&self, id: SubscriptionId) -> Result<()> {
-        self.tree(T::SubscriptionidNotfoundcount)
-            .remove(id.as_bytes())?;
+        let tree = self.tree(T::SubscriptionidNotfoundcount);
+        if tree.contains_key(id.as_bytes())? {
+            tree.remove(id.as_bytes())?;
+        }
         Ok(())
     }
 
@@ -274,7 +325,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::domain::{EventId, TenantId};
+    use crate::domain::TenantId;
 
     fn pending(store: &Store, instance: InstanceId, now: DateTime<Utc>) -> Delivery {
         let delivery = Delivery {
@@ -307,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn delivered_records_are_pruned_after_retention_and_failed_ones_are_kept() {
+    fn delivered_records_and_their_events_are_pruned_after_retention_and_failed_ones_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let instance = InstanceId::new();
@@ -332,6 +383,26 @@ mod tests {
             )
             .unwrap();
         assert!(store.pending_deliveries().unwrap().is_empty());
+        for (delivery, count) in [(&done_old, 1u64), (&dead, 1)] {
+            let id = delivery.event_id;
+            store
+                .tree(T::EventidEvent)
+                .insert(id.as_bytes(), b"{}")
+                .unwrap();
+            store
+                .tree(T::EventidUnpruned)
+                .insert(id.as_bytes(), &count.to_be_bytes())
+                .unwrap();
+        }
+        let unmatched = EventId::new();
+        store
+            .tree(T::EventidEvent)
+            .insert(unmatched.as_bytes(), b"{}")
+            .unwrap();
+        store
+            .tree(T::CreatedmsEventidUnmatched)
+            .insert(time_key(old.timestamp_millis(), unmatched.as_bytes()), b"")
+            .unwrap();
 
         assert_eq!(
             store.prune_delivered(now - Duration::days(7), 100).unwrap(),
@@ -340,6 +411,22 @@ mod tests {
         assert!(store.delivery(done_old.id).unwrap().is_none());
         assert!(store.delivery(done_new.id).unwrap().is_some());
         assert!(store.delivery(dead.id).unwrap().is_some());
+        let event_kept = |d: &Delivery| {
+            store
+                .tree(T::EventidEvent)
+                .contains_key(d.event_id.as_bytes())
+                .unwrap()
+        };
+        assert!(!event_kept(&done_old), "its last delivery was pruned");
+        assert!(event_kept(&dead), "a failed delivery may be retried");
+        let unmatched_kept = store
+            .tree(T::EventidEvent)
+            .contains_key(unmatched.as_bytes())
+            .unwrap();
+        assert!(
+            !unmatched_kept,
+            "an event that matched nothing goes after retention"
+        );
         let all = DeliveryQuery {
             status: None,
             subscription: None,

@@ -127,6 +127,15 @@ impl Store {
                 self.stage_delivery(&mut set, &delivery)?;
                 outcome.deliveries.extend(delivery.queued());
             }
+            if subscriptions.is_empty() {
+                // Nothing will deliver it: it goes after the retention period.
+                let key = super::outbox::time_key(now.timestamp_millis(), event.id.as_bytes());
+                set.put(T::CreatedmsEventidUnmatched, key, []);
+            } else {
+                // The event goes when the last of its deliveries is pruned.
+                let count = subscriptions.len() as u64;
+                set.put(T::EventidUnpruned, event.id.as_bytes(), count.to_be_bytes());
+            }
             outcome.event_ids.push(event.id);
             outcome.new_events += 1;
         }

@@ -146,6 +146,44 @@ async fn a_rejected_delivery_is_listed_as_failed_and_a_manual_retry_delivers_it(
 }
 
 #[tokio::test]
+async fn redirects_and_other_4xx_fail_at_once_without_being_followed() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    // Each status with why it must not be retried.
+    let cases = [
+        (
+            301,
+            "a redirect could lead anywhere, private addresses included",
+        ),
+        (
+            302,
+            "a redirect could lead anywhere, private addresses included",
+        ),
+        (
+            307,
+            "a redirect could lead anywhere, private addresses included",
+        ),
+        (400, "the receiver will refuse the same body again"),
+        (401, "credentials do not change between attempts"),
+        (422, "the receiver will refuse the same body again"),
+    ];
+    for (status, why) in cases {
+        let (instance, _) = subscribed(&app, &receiver, &format!("s{status}")).await;
+        receiver.answer_with(&[status]);
+        fire(&app, &instance).await;
+        assert_eq!(receiver.next().await.status, status);
+        let failed = app.wait_for_delivery(&instance, "failed").await;
+        assert_eq!(failed["failure"], "rejected", "{status}: {why}");
+        assert_eq!(
+            failed["attempts"].as_array().unwrap().len(),
+            1,
+            "{status}: {why}"
+        );
+    }
+    receiver.expect_nothing_more().await;
+}
+
+#[tokio::test]
 async fn deliveries_are_tenant_scoped_and_paged() {
     let app = spawn_app().await;
     let mut receiver = Receiver::start().await;

@@ -198,6 +198,10 @@ async fn record(
     if let Some(retry_after) = retry_after {
         response.insert_header(("retry-after", retry_after));
     }
+    if (300..400).contains(&status) {
+        // Somewhere a redirect-following client would go next (and be recorded).
+        response.insert_header(("location", "/followed"));
+    }
     response.finish()
 }
 
