@@ -46,7 +46,8 @@ pub struct ListDeliveriesQuery {
     pub subscription_id: Option<Uuid>,
     /// Page size, 1 to 500 (default 50).
     #[serde(rename = "$top")]
-    pub top: Option<usize>,
+    #[param(minimum = 1, maximum = 500)]
+    pub top: Option<u32>,
     /// Continue after this delivery id (from `nextLink`).
     pub after: Option<Uuid>,
 }
@@ -149,7 +150,16 @@ pub async fn list_deliveries(
     query: web::Query<ListDeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let instance = owned_instance(&state.store, &caller.tenant, path.into_inner())?;
-    let limit = query.top.unwrap_or(DEFAULT_TOP).clamp(1, MAX_TOP);
+    let limit = match query.top.map(|top| top as usize) {
+        None => DEFAULT_TOP,
+        Some(top) if (1..=MAX_TOP).contains(&top) => top,
+        Some(_) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!("$top must be from 1 to {MAX_TOP}."),
+            });
+        }
+    };
     let page = state.store.deliveries(
         instance.id,
         &DeliveryQuery {

@@ -1,27 +1,16 @@
 //! The published documents: committed copies match the code, pass Microsoft's JSON Schemas,
 //! an OpenAPI 3.1 validator and the certification lint, and the live API survives a fuzzer.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
 use insights_connector::openapi::lint;
 use serde_json::Value;
 
-use crate::helpers::{Receiver, spawn_app, token};
+use crate::helpers::{Receiver, spawn_app, token, venv_tool};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// A tool that `tools/test` installs into `.venv`.
-fn venv_tool(name: &str) -> PathBuf {
-    let path = Path::new(ROOT).join(".venv/bin").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with tools/test, which installs the pinned validators",
-        path.display()
-    );
-    path
-}
 
 fn run(command: &mut Command) -> String {
     let output = command.output().expect("the tool starts");

@@ -521,3 +521,16 @@ impl TestApp {
         panic!("no {status} delivery within 10 s");
     }
 }
+
+/// A tool that `tools/test` installs into `.venv` (validators, fuzzer, signature verifier).
+pub fn venv_tool(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with tools/test, which installs the pinned tools",
+        path.display()
+    );
+    path
+}

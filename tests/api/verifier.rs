@@ -1,6 +1,5 @@
 //! A third-party Standard Webhooks verifier: the `standardwebhooks` Python package, pinned in
-//! `.ci/run`. CI sets `INSIGHTS_THIRD_PARTY_VERIFIER=required`; elsewhere a missing package
-//! skips this check with a note (the in-process verification still runs).
+//! `tools/requirements.txt` and installed into `.venv` by `tools/test`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -21,21 +20,7 @@ pub fn verify_with_standardwebhooks(
     signature: &str,
     body: &[u8],
 ) {
-    let required = std::env::var("INSIGHTS_THIRD_PARTY_VERIFIER").is_ok_and(|v| v == "required");
-    let available = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            !required,
-            "the standardwebhooks Python package is not installed"
-        );
-        eprintln!("note: standardwebhooks (Python) not installed; third-party check skipped");
-        return;
-    }
-    let mut child = Command::new("python3")
+    let mut child = Command::new(crate::helpers::venv_tool("python"))
         .args(["-c", SCRIPT, secret, msg_id, timestamp, signature])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
