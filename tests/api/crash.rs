@@ -2,65 +2,20 @@
 //! pending, restarted on the same data dir, and every accepted event still arrives.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Receiver, SECRET, TENANT, token};
+use crate::helpers::{Receiver, TENANT, token};
+use crate::process::{ServerProcess, serve_command};
 
 const EVENTS: usize = 320;
 const CLIENTS: usize = 8;
 
-/// The server process; killed when dropped, so a failing test leaves nothing behind.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data_dir: &std::path::Path, schedule: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insights-connector"))
-        .arg("serve")
-        .env("INSIGHTS_BIND", "127.0.0.1:0")
-        .env("INSIGHTS_DATA_DIR", data_dir)
-        .env("INSIGHTS_JWT_HS256_SECRET", SECRET)
-        .env("INSIGHTS_CALLBACK_ALLOW_PRIVATE", "true")
-        .env("INSIGHTS_RETRY_SCHEDULE", schedule)
-        .env("INSIGHTS_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("WARN") || line.contains("ERROR") {
-                eprintln!("server: {line}");
-            }
-            if line.contains("listening")
-                && let Some(address) = line.split("address=").nth(1)
-            {
-                let _ = tx.send(address.trim().to_owned());
-            }
-        }
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server never listened");
-    Server {
-        child,
-        address: format!("http://{address}"),
-    }
+fn serve(data_dir: &std::path::Path, schedule: &str) -> ServerProcess {
+    let mut command = serve_command(data_dir);
+    command.env("INSIGHTS_RETRY_SCHEDULE", schedule);
+    ServerProcess::start(command)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,11 +106,7 @@ async fn no_accepted_event_is_lost_when_the_server_is_killed_with_sigkill() {
         "only {pending} deliveries pending before the kill"
     );
 
-    let killed = Command::new("kill")
-        .args(["-KILL", &first.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    first.signal("KILL");
     drop(first);
     receiver.answer_by_default(202);
 

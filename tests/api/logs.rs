@@ -1,16 +1,12 @@
 //! No secret reaches the logs: the real binary, logging at debug, runs a full scenario with
 //! every kind of credential and secret, and its stderr is searched for each of them.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::api_keys::api_key_command;
 use crate::helpers::{Receiver, SECRET, TENANT, token};
 use crate::identity::{AUDIENCE, ISSUERS, JwksServer, azure_claims, kid, rs256_token};
+use crate::process::{ServerProcess, serve_command};
 
 #[tokio::test]
 async fn a_full_scenario_logs_no_secret() {
@@ -20,40 +16,15 @@ async fn a_full_scenario_logs_no_secret() {
     let jwks = JwksServer::start(&["a"]).await;
     let mut receiver = Receiver::start().await;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_insights-connector"))
-        .arg("serve")
-        .env("INSIGHTS_BIND", "127.0.0.1:0")
-        .env("INSIGHTS_DATA_DIR", dir.path())
-        .env("INSIGHTS_JWT_HS256_SECRET", SECRET)
+    let mut command = serve_command(dir.path());
+    command
         .env("INSIGHTS_JWKS_URL", &jwks.url)
         .env("INSIGHTS_JWT_AUDIENCE", AUDIENCE)
         .env("INSIGHTS_JWT_ISSUER", ISSUERS)
-        .env("INSIGHTS_CALLBACK_ALLOW_PRIVATE", "true")
         .env("INSIGHTS_RETRY_SCHEDULE", "20ms")
-        .env("INSIGHTS_LOG", "debug")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let logs = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let sink = Arc::clone(&logs);
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some((_, address)) = line.split_once("address=") {
-                let _ = tx.send(address.trim().to_owned());
-            }
-            let mut logs = sink.lock().unwrap();
-            logs.push_str(&line);
-            logs.push('\n');
-        }
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server never listened");
-    let base = format!("http://{address}");
+        .env("INSIGHTS_LOG", "debug");
+    let mut server = ServerProcess::start(command);
+    let base = server.address.clone();
     let client = reqwest::Client::new();
 
     let flow_token = token(TENANT, false);
@@ -116,15 +87,10 @@ async fn a_full_scenario_logs_no_secret() {
     let deleted = client.delete(&location).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(child.wait().unwrap().success());
-    reader.join().unwrap();
+    server.signal("TERM");
+    assert!(server.wait().success());
 
-    let logs = logs.lock().unwrap();
+    let logs = server.logs();
     assert!(logs.contains("unsubscribed"), "the scenario was logged");
     let secrets = [
         ("the HS256 token", flow_token.as_str()),

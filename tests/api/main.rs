@@ -11,6 +11,7 @@ mod deliveries;
 mod helpers;
 mod identity;
 mod logs;
+mod process;
 mod rate_limits;
 mod reports;
 mod restart;
