@@ -82,20 +82,11 @@ impl Receiver {
             ..Script::default()
         }));
         let (tx, shared_script) = (web::Data::new(tx), web::Data::new(Arc::clone(&script)));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(tx.clone())
+        let (port, handle) = serve_on_loopback(move |cfg| {
+            cfg.app_data(tx.clone())
                 .app_data(shared_script.clone())
-                .default_service(web::to(record))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                .default_service(web::to(record));
+        });
         Self {
             url: format!("http://127.0.0.1:{port}"),
             rx,
@@ -533,4 +524,23 @@ pub fn venv_tool(name: &str) -> std::path::PathBuf {
         path.display()
     );
     path
+}
+
+/// Serves what `configure` registers on 127.0.0.1:0 with one worker, in the background;
+/// returns the port and the handle that stops it. For the tests' own peers (callback
+/// receivers, a JWKS endpoint).
+pub fn serve_on_loopback<F>(configure: F) -> (u16, ServerHandle)
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (port, handle)
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
@@ -69,19 +69,10 @@ impl JwksServer {
         let served: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let fetches: Arc<AtomicUsize> = Arc::default();
         let state = web::Data::new((Arc::clone(&served), Arc::clone(&fetches)));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .default_service(web::to(serve_jwks))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (port, handle) = crate::helpers::serve_on_loopback(move |cfg| {
+            cfg.app_data(state.clone())
+                .default_service(web::to(serve_jwks));
+        });
         let jwks = Self {
             url: format!("http://127.0.0.1:{port}/discovery/v2.0/keys"),
             keys: served,
