@@ -159,8 +159,9 @@ async fn main() {
         // The benchmark measures delivery, not the per-tenant limits.
         rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
         report_rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
+        quotas: Default::default(),
     };
-    let app = Application::build(&settings).expect("app");
+    let app = Application::build(&settings).await.expect("app");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let (receiver_url, mut arrivals) = receiver().await;

@@ -133,6 +133,60 @@ pub struct Settings {
     #[arg(long, env = "INSIGHTS_REPORT_RATE_LIMIT", default_value = "1000/60s",
           value_parser = parse_rate_limit)]
     pub report_rate_limit: RateLimit,
+
+    #[command(flatten)]
+    pub quotas: Quotas,
+}
+
+/// What one tenant may keep stored.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Quotas {
+    /// Instances a tenant may create.
+    #[arg(long, env = "INSIGHTS_MAX_INSTANCES", default_value_t = 100)]
+    pub max_instances: u64,
+
+    /// Trigger subscriptions a tenant may hold (over all its instances).
+    #[arg(long, env = "INSIGHTS_MAX_SUBSCRIPTIONS", default_value_t = 10_000)]
+    pub max_subscriptions: u64,
+
+    /// Failed deliveries (dead letters) kept per tenant; past it the oldest are pruned.
+    #[arg(long, env = "INSIGHTS_MAX_FAILED_DELIVERIES", default_value_t = 10_000)]
+    pub max_failed_deliveries: u64,
+
+    /// Idempotency keys a tenant may hold at once (each lives for the idempotency retention).
+    #[arg(long, env = "INSIGHTS_MAX_IDEMPOTENCY_KEYS", default_value_t = 100_000)]
+    pub max_idempotency_keys: u64,
+
+    /// How long an Idempotency-Key makes a retried report a no-op; a retry after it is a new
+    /// report.
+    #[arg(long, env = "INSIGHTS_IDEMPOTENCY_RETENTION", default_value = "24h",
+          value_parser = parse_duration)]
+    pub idempotency_retention: Duration,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        let limits = crate::storage::Limits::default();
+        Self {
+            max_instances: limits.instances_per_tenant,
+            max_subscriptions: limits.subscriptions_per_tenant,
+            max_failed_deliveries: limits.failed_deliveries_per_tenant,
+            max_idempotency_keys: limits.idempotency_keys_per_tenant,
+            idempotency_retention: limits.idempotency_retention,
+        }
+    }
+}
+
+impl Quotas {
+    pub fn limits(&self) -> crate::storage::Limits {
+        crate::storage::Limits {
+            instances_per_tenant: self.max_instances,
+            subscriptions_per_tenant: self.max_subscriptions,
+            failed_deliveries_per_tenant: self.max_failed_deliveries,
+            idempotency_keys_per_tenant: self.max_idempotency_keys,
+            idempotency_retention: self.idempotency_retention,
+        }
+    }
 }
 
 /// At most `calls` calls in each window of `per`.
@@ -222,9 +276,31 @@ mod tests {
 
     #[test]
     fn the_default_schedule_has_seven_delays() {
-        let schedule = parse_schedule("5s,5m,30m,2h,5h,10h,10h").unwrap();
-        assert_eq!(schedule.0.len(), 7);
-        assert_eq!(schedule.0[6], Duration::from_secs(36_000));
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        // The defaults as clap applies them, not a copy of the literal.
+        let cli = <Cli as clap::Parser>::try_parse_from(["serve"]).expect("the defaults parse");
+        let schedule = cli.settings.retry_schedule.0;
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        assert_eq!(
+            schedule,
+            [
+                Duration::from_secs(5),
+                Duration::from_secs(300),
+                Duration::from_secs(1800),
+                hours(2),
+                hours(5),
+                hours(10),
+                hours(10)
+            ]
+        );
+        assert_eq!(
+            cli.settings.quotas.limits().subscriptions_per_tenant,
+            10_000
+        );
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //! - [`http`]: the actix surface: handlers, wire types, auth, errors.
 //! - [`openapi`]: the OpenAPI document built from the handlers' annotations.
 //! - [`admin`]: operator commands on API keys, through the data directory's admin socket.
+//! - [`clock`]: the time and jitter the code asks for, which tests control.
 //! - [`config`], [`startup`], [`telemetry`]: settings, wiring, logs.
 
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;

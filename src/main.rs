@@ -133,7 +133,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let shutdown = startup::shutdown_signal()?;
-    Application::build(&settings)?.run_until(shutdown).await
+    Application::build(&settings)
+        .await?
+        .run_until(shutdown)
+        .await
 }
 
 fn token(args: &TokenArgs) -> anyhow::Result<()> {
@@ -207,7 +210,12 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
     // A running server holds the database: ask it; otherwise open the database directly.
     let response = match admin::call(&data_dir, &request).await? {
         Some(response) => response,
-        None => admin::handle(&Store::open(&data_dir)?, request).await,
+        None => {
+            let store = Store::open(&data_dir)?;
+            let response = admin::handle(&store, request).await;
+            store.close().await?;
+            response
+        }
     };
     match response {
         AdminResponse::Created { record, key } => {

@@ -1,6 +1,6 @@
 //! `Application::build` binds the listener first (so tests can use port 0), opens storage and
 //! wires the HTTP server; `run_until_stopped` serves until SIGTERM or Ctrl-C, lets in-flight
-//! requests finish, then flushes storage.
+//! requests finish, then closes storage.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,8 +14,9 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::admin;
+use crate::clock::{Clock, Jitter, SystemClock, random_jitter};
 use crate::config::Settings;
-use crate::delivery::{DeliverySettings, Dispatcher};
+use crate::delivery::{DeliverySettings, Dispatcher, Mode};
 use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
 use crate::openapi::ApiDoc;
 use crate::openapi::connector::ConnectorSettings;
@@ -23,6 +24,24 @@ use crate::storage::Store;
 
 /// How long shutdown waits for requests and deliveries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// What a deployment never changes but tests do: the clock, the jitter of retries, and
+/// whether deliveries run by themselves.
+pub struct Controls {
+    pub clock: Arc<dyn Clock>,
+    pub jitter: Jitter,
+    pub delivery: Mode,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock::default()),
+            jitter: random_jitter(),
+            delivery: Mode::Automatic,
+        }
+    }
+}
 
 pub struct Application {
     port: u16,
@@ -33,7 +52,11 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Controls::default()).await
+    }
+
+    pub async fn build_with(settings: &Settings, controls: Controls) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let local = listener.local_addr()?;
@@ -41,7 +64,10 @@ impl Application {
             Some(url) => url.clone(),
             None => Url::parse(&format!("http://{local}"))?,
         };
-        let store = Arc::new(Store::open(&settings.data_dir)?);
+        let store = Arc::new(Store::open_with(
+            &settings.data_dir,
+            settings.quotas.limits(),
+        )?);
         let dispatcher = Arc::new(Dispatcher::start(
             DeliverySettings {
                 retry_schedule: settings.retry_schedule.0.clone(),
@@ -54,6 +80,9 @@ impl Application {
                 allow_private: settings.callback_allow_private,
             },
             Arc::clone(&store),
+            Arc::clone(&controls.clock),
+            controls.jitter,
+            controls.delivery,
         )?);
         let auth = Authenticator::from_settings(settings, Arc::clone(&store))?;
         let connector = ConnectorSettings {
@@ -62,7 +91,7 @@ impl Application {
             aad_resource_uri: settings.aad_resource_uri.clone(),
         };
         let state = web::Data::new(AppState {
-            unsubscribe_key: store.unsubscribe_key()?,
+            unsubscribe_key: store.unsubscribe_key().await?,
             store,
             dispatcher,
             auth,
@@ -73,6 +102,7 @@ impl Application {
                 connector: RateLimiter::new(settings.rate_limit),
                 report: RateLimiter::new(settings.report_rate_limit),
             },
+            clock: controls.clock,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -132,6 +162,16 @@ impl Application {
         self.server.handle()
     }
 
+    /// The dispatcher, to run due deliveries by hand (tests in manual delivery mode).
+    pub fn dispatcher(&self) -> Arc<Dispatcher> {
+        Arc::clone(&self.state.dispatcher)
+    }
+
+    /// The store, to inspect it from tests.
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.state.store)
+    }
+
     /// Serves until stopped through `handle()`; then finishes deliveries in flight and
     /// flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
@@ -159,7 +199,9 @@ impl Application {
             let _ = std::fs::remove_file(path);
         }
         self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
-        self.state.store.flush().await?;
+        // Everything acknowledged is durable already; closing waits until the data dir is
+        // released, so that the next start (or a test's) can open it at once.
+        self.state.store.close().await?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -5,6 +5,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use crate::domain::{DeliveryStatus, FailureReason};
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -19,23 +21,10 @@ pub struct Metrics {
     removed_gone: AtomicU64,
     removed_not_found: AtomicU64,
     queue_depth: AtomicU64,
+    held: AtomicU64,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
-}
-
-/// How a delivery attempt ended, for the counters.
-#[derive(Debug, Clone, Copy)]
-pub enum Outcome {
-    Delivered,
-    Retried,
-    Failed,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Removal {
-    Gone,
-    NotFound,
 }
 
 impl Metrics {
@@ -43,21 +32,30 @@ impl Metrics {
         self.events_accepted.fetch_add(count as u64, Relaxed);
     }
 
-    pub fn outcome(&self, outcome: Outcome) {
-        let counter = match outcome {
-            Outcome::Delivered => &self.delivered,
-            Outcome::Retried => &self.retried,
-            Outcome::Failed => &self.failed,
+    /// Counts a recorded attempt by the state it left its delivery in (`retried`: pending
+    /// again).
+    pub fn outcome(&self, status: DeliveryStatus, retried: bool) {
+        let counter = match status {
+            DeliveryStatus::Delivered => &self.delivered,
+            DeliveryStatus::Pending if retried => &self.retried,
+            DeliveryStatus::Pending => return,
+            DeliveryStatus::Failed => &self.failed,
         };
         counter.fetch_add(1, Relaxed);
     }
 
-    pub fn removed(&self, why: Removal) {
+    /// Counts a subscription an attempt removed, by the failure that removed it.
+    pub fn removed(&self, why: Option<FailureReason>) {
         let counter = match why {
-            Removal::Gone => &self.removed_gone,
-            Removal::NotFound => &self.removed_not_found,
+            Some(FailureReason::SubscriptionGone) => &self.removed_gone,
+            _ => &self.removed_not_found,
         };
         counter.fetch_add(1, Relaxed);
+    }
+
+    /// Results waiting for storage to record them.
+    pub fn set_held(&self, held: usize) {
+        self.held.store(held as u64, Relaxed);
     }
 
     pub fn set_queue_depth(&self, depth: usize) {
@@ -117,6 +115,13 @@ impl Metrics {
              # TYPE insights_delivery_queue_depth gauge\n\
              insights_delivery_queue_depth {}",
             self.queue_depth.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP insights_delivery_results_held Attempt results waiting for storage to record them; while any are held no new attempt starts.\n\
+             # TYPE insights_delivery_results_held gauge\n\
+             insights_delivery_results_held {}",
+            self.held.load(Relaxed)
         );
         let name = "insights_delivery_attempt_duration_seconds";
         let _ = writeln!(

@@ -1,9 +1,12 @@
-//! The only module that imports reqwest: delivers the outbox. Each accepted event's delivery
-//! records are on disk before the 202 (see `storage`); this module attempts them, retries on
-//! the configured schedule, keeps failures as dead letters and removes gone subscriptions.
+//! The only module that imports reqwest: delivers the outbox. Each accepted event's deliveries
+//! are on disk before the 202 (see `storage`); this module attempts them, retries on the
+//! configured schedule, and records every attempt. The rules of what an answer does are
+//! `DeliveryState::record`'s; the in-memory scheduler is rebuilt from disk at every start.
 //!
-//! Matching hands storage `(event, subscriptions)`; storage hands this module the queued
-//! delivery ids, and the in-memory scheduler is rebuilt from disk at every start.
+//! An attempt's result is recorded before its delivery can be attempted again. When storage
+//! cannot record it (a full disk), the result is held in memory, no new attempt starts, and
+//! the held results are recorded as soon as storage works again: a callback is never re-sent
+//! only because its result could not be written.
 
 pub mod guard;
 pub mod metrics;
@@ -11,18 +14,19 @@ mod scheduler;
 pub mod signature;
 mod worker;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use reqwest::StatusCode;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub use metrics::Metrics;
 
-use crate::domain::{Delivery, DeliveryId, DeliveryStatus, Queued};
-use crate::storage::{StorageError, Store};
+use crate::clock::{Clock, Jitter};
+use crate::domain::{Delivery, DeliveryId, DeliveryStatus, Queued, RetryPolicy, TenantId, Verdict};
+use crate::storage::{AttemptReport, Recorded, StorageError, Store};
 
 /// Identifies one event-to-subscription delivery, the same on every attempt.
 pub const WEBHOOK_ID: &str = "webhook-id";
@@ -33,6 +37,8 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 const AGENT: &str = concat!("insights-connector/", env!("CARGO_PKG_VERSION"));
 /// Longest `Retry-After` honoured, so that a receiver cannot park a delivery for days.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Delivered records pruned per pass, so that one pass stays short.
+const PRUNE_BATCH: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -51,6 +57,25 @@ pub struct DeliverySettings {
     pub allow_private: bool,
 }
 
+impl DeliverySettings {
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            schedule: self.retry_schedule.clone(),
+            not_found_limit: self.not_found_limit,
+        }
+    }
+}
+
+/// Who decides when attempts run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A background task attempts deliveries as they fall due.
+    Automatic,
+    /// Nothing runs by itself: [`Dispatcher::run_due`] makes the attempts that are due
+    /// (tests drive time with a manual clock).
+    Manual,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("the callback HTTP client cannot be built")]
@@ -59,65 +84,136 @@ pub enum DeliveryError {
     Storage(#[from] StorageError),
 }
 
-/// What one attempt came to. A value, not an error: every outcome is expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    Delivered(StatusCode),
-    /// 410: the flow is gone; the subscription is removed.
-    Gone,
-    /// 404: retried, and the subscription is removed after several in a row.
-    NotFound,
-    /// Another 4xx or a 3xx: retrying cannot help.
-    Rejected(StatusCode),
-    /// 429, 5xx, timeout or connection failure: worth another attempt.
-    Retryable {
-        status: Option<StatusCode>,
-        retry_after: Option<Duration>,
-    },
-    /// Not sent, and never will be: the address is not allowed, or the body cannot be built.
-    Undeliverable(&'static str),
-}
-
-/// Maps an answer to an outcome. `Retry-After` counts on 429 and 503 only.
-pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
+/// Maps an answer to a verdict. `Retry-After` counts on 429 and 503 only.
+pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Verdict {
     match status.as_u16() {
-        200..=299 => Attempt::Delivered(status),
-        410 => Attempt::Gone,
-        404 => Attempt::NotFound,
-        429 | 503 => Attempt::Retryable {
-            status: Some(status),
+        200..=299 => Verdict::Delivered,
+        410 => Verdict::Gone,
+        404 => Verdict::NotFound,
+        429 | 503 => Verdict::Retryable {
             retry_after: retry_after.map(|d| d.min(MAX_RETRY_AFTER)),
         },
-        500..=599 => Attempt::Retryable {
-            status: Some(status),
-            retry_after: None,
-        },
-        _ => Attempt::Rejected(status),
+        500..=599 => Verdict::Retryable { retry_after: None },
+        _ => Verdict::Rejected,
     }
 }
 
-/// What the scheduler and the workers share.
-struct Shared {
+/// What the scheduler, the attempts and the recorder share.
+struct Inner {
     client: reqwest::Client,
     settings: DeliverySettings,
     store: Arc<Store>,
     metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    jitter: Jitter,
+    state: Mutex<scheduler::State>,
+    /// Results storage could not record yet; attempts wait while any are held.
+    held: Mutex<Vec<AttemptReport>>,
+    paused: AtomicBool,
+    /// Wakes the background loop: something was queued or finished.
+    wake: Notify,
 }
 
-/// Owns the scheduler task: queue new deliveries with [`Dispatcher::dispatch`], stop it with
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, scheduler::State> {
+        // Every critical section leaves the scheduler consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<AttemptReport>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn queue(&self, deliveries: impl IntoIterator<Item = Queued>) {
+        let mut state = self.state();
+        deliveries.into_iter().for_each(|q| state.queue(q));
+        self.metrics.set_queue_depth(state.depth());
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Records `batch` (one durable write) and moves its deliveries on. When storage cannot
+    /// record it, the batch is held (with anything held before) and attempts pause.
+    async fn record(&self, mut batch: Vec<AttemptReport>) -> Result<(), StorageError> {
+        {
+            let mut held = self.held();
+            if !held.is_empty() {
+                let mut all = std::mem::take(&mut *held);
+                all.append(&mut batch);
+                batch = all;
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match self
+            .store
+            .record_attempts(batch.clone(), self.settings.policy())
+            .await
+        {
+            Ok(recorded) => {
+                self.paused.store(false, Ordering::SeqCst);
+                self.metrics.set_held(0);
+                let mut state = self.state();
+                for (report, outcome) in batch.iter().zip(recorded) {
+                    state.done(report.delivery);
+                    if let Recorded::Moved {
+                        status,
+                        failure,
+                        next,
+                        removed_subscription,
+                    } = outcome
+                    {
+                        self.metrics.outcome(status, next.is_some());
+                        if removed_subscription {
+                            self.metrics.removed(failure);
+                        }
+                        if let Some(failure) = failure {
+                            tracing::warn!(delivery_id = %report.delivery, reason = %failure,
+                                "delivery failed; kept for replay");
+                        }
+                        if let Some(next) = next {
+                            state.queue(next);
+                        }
+                    }
+                }
+                self.metrics.set_queue_depth(state.depth());
+                drop(state);
+                self.wake.notify_one();
+                Ok(())
+            }
+            Err(err) => {
+                self.paused.store(true, Ordering::SeqCst);
+                self.metrics.set_held(batch.len());
+                tracing::error!(error = %err, held = batch.len(),
+                    "cannot record delivery results; holding them and pausing deliveries until storage works");
+                *self.held() = batch;
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Owns the scheduler: queue new deliveries with [`Dispatcher::dispatch`], stop it with
 /// [`Dispatcher::shutdown`].
 pub struct Dispatcher {
-    shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<scheduler::Command>,
+    inner: Arc<Inner>,
+    mode: Mode,
     /// Set to the grace period when stopping.
     stop: watch::Sender<Option<Duration>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Dispatcher {
-    /// Builds the client, reloads every pending delivery from disk and starts the scheduler.
-    /// Must be called inside a tokio runtime.
-    pub fn start(settings: DeliverySettings, store: Arc<Store>) -> Result<Self, DeliveryError> {
+    /// Builds the client, reloads every pending delivery from disk and, in automatic mode,
+    /// starts the scheduler. Must be called inside a tokio runtime.
+    pub fn start(
+        settings: DeliverySettings,
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        jitter: Jitter,
+        mode: Mode,
+    ) -> Result<Self, DeliveryError> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
@@ -136,54 +232,77 @@ impl Dispatcher {
                 "resuming deliveries from the outbox"
             );
         }
-        let shared = Arc::new(Shared {
+        let inner = Arc::new(Inner {
             client,
+            state: Mutex::new(scheduler::State::new(
+                settings.max_in_flight.max(1),
+                settings.max_in_flight_per_host.max(1),
+            )),
             settings,
             store,
             metrics: Metrics::default(),
+            clock,
+            jitter,
+            held: Mutex::default(),
+            paused: AtomicBool::new(false),
+            wake: Notify::new(),
         });
-        let (commands, receiver) = mpsc::unbounded_channel();
+        inner.queue(pending);
         let (stop, stopped) = watch::channel(None);
-        let _ = commands.send(scheduler::Command::Queue(pending));
-        let task = tokio::spawn(scheduler::run(
-            Arc::clone(&shared),
-            commands.clone(),
-            receiver,
-            stopped,
-        ));
+        let task = match mode {
+            Mode::Automatic => Some(tokio::spawn(scheduler::run(Arc::clone(&inner), stopped))),
+            Mode::Manual => None,
+        };
         Ok(Self {
-            shared,
-            commands,
+            inner,
+            mode,
             stop,
-            task: Mutex::new(Some(task)),
+            task: Mutex::new(task),
         })
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.shared.metrics
+        &self.inner.metrics
+    }
+
+    /// Whether deliveries are being made: in automatic mode, the scheduler task runs.
+    pub fn is_running(&self) -> bool {
+        match self.mode {
+            Mode::Manual => true,
+            Mode::Automatic => self
+                .task
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_some_and(|task| !task.is_finished()),
+        }
     }
 
     /// Queues deliveries that are already in the outbox.
     pub fn dispatch(&self, deliveries: Vec<Queued>) {
         if !deliveries.is_empty() {
-            // Fails only after shutdown; the records stay pending on disk for the next start.
-            let _ = self.commands.send(scheduler::Command::Queue(deliveries));
+            self.inner.queue(deliveries);
         }
     }
 
     /// Queues a delivery again (a manual retry): one more attempt now, and if it fails for a
     /// reason worth retrying, the rest of the schedule is not used again: it fails.
-    pub fn retry(&self, delivery: &Delivery) -> Result<Option<Delivery>, DeliveryError> {
-        let retries_used = match delivery.status {
-            DeliveryStatus::Pending => delivery.retries_used,
-            _ => self.shared.settings.retry_schedule.len(),
-        };
+    pub async fn retry(&self, delivery: &Delivery) -> Result<Option<Delivery>, DeliveryError> {
+        let now = self.inner.clock.now();
         let updated = self
-            .shared
+            .inner
             .store
-            .requeue_delivery(delivery.id, Utc::now(), retries_used)?;
-        if let Some(queued) = updated.as_ref().and_then(Delivery::queued) {
-            self.dispatch(vec![queued]);
+            .requeue_delivery(delivery.id, now, self.inner.settings.retry_schedule.len())
+            .await?;
+        if let Some(delivery) = &updated
+            && let Some(due_ms) = delivery.due_ms
+            && delivery.status == DeliveryStatus::Pending
+        {
+            self.dispatch(vec![Queued {
+                id: delivery.id,
+                host: delivery.host.clone(),
+                due_ms,
+            }]);
         }
         Ok(updated)
     }
@@ -191,26 +310,54 @@ impl Dispatcher {
     /// The delivery when it belongs to `tenant`.
     pub fn delivery(
         &self,
-        tenant: &crate::domain::TenantId,
+        tenant: &TenantId,
         id: DeliveryId,
     ) -> Result<Option<Delivery>, DeliveryError> {
-        Ok(self
-            .shared
-            .store
-            .delivery(id)?
-            .filter(|d| &d.tenant == tenant))
+        Ok(self.inner.store.tenant_delivery(tenant, id)?)
     }
 
-    /// Stops starting attempts, waits up to `grace` for those in flight, then abandons the
-    /// rest. Nothing is lost: an attempt that did not record its result is still pending on
-    /// disk and is made again at the next start.
+    /// Makes every attempt that is due now, waits for each, records them, and repeats while
+    /// some are due again; returns how many attempts were made. Held results are recorded
+    /// first; while they cannot be, nothing is attempted.
+    pub async fn run_due(&self) -> usize {
+        let inner = &self.inner;
+        if inner.record(Vec::new()).await.is_err() {
+            return 0;
+        }
+        let mut made = 0;
+        loop {
+            let now_ms = inner.clock.now().timestamp_millis();
+            let starts = {
+                let mut state = inner.state();
+                state.promote(now_ms);
+                std::iter::from_fn(|| state.next_to_start()).collect::<Vec<_>>()
+            };
+            if starts.is_empty() {
+                return made;
+            }
+            made += starts.len();
+            let attempts = starts.into_iter().map(|(id, host)| {
+                let inner = Arc::clone(inner);
+                async move { worker::attempt(&inner, id, host).await }
+            });
+            let reports: Vec<_> = join_all(attempts).await.into_iter().flatten().collect();
+            if inner.record(reports).await.is_err() {
+                return made;
+            }
+        }
+    }
+
+    /// Prunes what is past its retention (the background task does it every few minutes).
+    pub async fn prune(&self) -> Result<usize, StorageError> {
+        scheduler::prune(&self.inner).await
+    }
+
+    /// Stops starting attempts, waits up to `grace` for those in flight and records them,
+    /// then abandons the rest. Nothing is lost: an attempt whose result was not recorded is
+    /// still pending on disk and is made again at the next start.
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.stop.send(Some(grace));
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(task) = task {
             let waited = tokio::time::timeout(grace + Duration::from_secs(1), task).await;
             if waited.is_err() {
@@ -220,35 +367,54 @@ impl Dispatcher {
     }
 }
 
+/// Awaits every future, concurrently, in order.
+async fn join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut slots = Vec::new();
+    for (index, future) in futures.into_iter().enumerate() {
+        set.spawn(async move { (index, future.await) });
+        slots.push(None);
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Ok((index, output)) = joined {
+            slots[index] = Some(output);
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn statuses_are_classified_as_the_contract_says() {
-        let retryable = |code: u16, retry_after: Option<u64>| Attempt::Retryable {
-            status: Some(StatusCode::from_u16(code).unwrap()),
+        let retryable = |retry_after: Option<u64>| Verdict::Retryable {
             retry_after: retry_after.map(Duration::from_secs),
         };
         let hint = Some(Duration::from_secs(7));
         let cases = [
-            (200, hint, Attempt::Delivered(StatusCode::OK)),
-            (202, None, Attempt::Delivered(StatusCode::ACCEPTED)),
-            (410, None, Attempt::Gone),
-            (404, None, Attempt::NotFound),
-            (429, hint, retryable(429, Some(7))),
-            (503, hint, retryable(503, Some(7))),
-            (500, hint, retryable(500, None)),
-            (502, None, retryable(502, None)),
+            (200, hint, Verdict::Delivered),
+            (202, None, Verdict::Delivered),
+            (410, None, Verdict::Gone),
+            (404, None, Verdict::NotFound),
+            (429, hint, retryable(Some(7))),
+            (503, hint, retryable(Some(7))),
+            (500, hint, retryable(None)),
+            (502, None, retryable(None)),
             (
                 429,
                 Some(Duration::from_secs(86_400)),
-                retryable(429, Some(3600)),
+                retryable(Some(3600)),
             ),
-            (301, None, Attempt::Rejected(StatusCode::MOVED_PERMANENTLY)),
-            (307, None, Attempt::Rejected(StatusCode::TEMPORARY_REDIRECT)),
-            (400, None, Attempt::Rejected(StatusCode::BAD_REQUEST)),
-            (401, None, Attempt::Rejected(StatusCode::UNAUTHORIZED)),
+            (301, None, Verdict::Rejected),
+            (307, None, Verdict::Rejected),
+            (400, None, Verdict::Rejected),
+            (401, None, Verdict::Rejected),
         ];
         for (code, retry_after, expected) in cases {
             assert_eq!(

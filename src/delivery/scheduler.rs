@@ -1,41 +1,35 @@
 //! The in-memory scheduler: timers for pending deliveries, a ready queue per receiver, and
 //! bounded concurrency overall and per `host:port`, so that a slow or dead receiver only ever
-//! holds its own slots. It holds ids only; the outbox on disk is the truth.
+//! holds its own slots; and the background loop that runs it. It holds ids only; the outbox
+//! on disk is the truth.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::{Shared, worker};
+use super::{Inner, PRUNE_BATCH, worker};
 use crate::domain::{DeliveryId, Queued};
+use crate::storage::{AttemptReport, Health, StorageError};
 
-/// Delivered records pruned per pass, so that one pass stays short.
-const PRUNE_BATCH: usize = 10_000;
+/// How often held results are offered to storage again, beside its own "available" signal.
+const HELD_RETRY: Duration = Duration::from_secs(1);
 
-pub(super) enum Command {
-    Queue(Vec<Queued>),
-    /// An attempt ended; `next` is the delivery again when it stays pending.
-    Done {
-        id: DeliveryId,
-        host: String,
-        next: Option<Queued>,
-    },
-}
-
-#[derive(Default)]
-struct State {
+pub(super) struct State {
+    max: usize,
+    per_host: usize,
     timers: BinaryHeap<Reverse<(i64, DeliveryId, String)>>,
     ready: HashMap<String, VecDeque<DeliveryId>>,
     /// Hosts with ready deliveries and a free slot, in turn.
     ring: VecDeque<String>,
     in_ring: HashSet<String>,
     host_in_flight: HashMap<String, usize>,
-    in_flight: usize,
+    /// Deliveries started and not yet recorded, with their host.
+    in_flight: HashMap<DeliveryId, String>,
     /// Every delivery in the timers, the ready queues or in flight: a second queueing of one
     /// that is ready or in flight is ignored.
     known: HashSet<DeliveryId>,
@@ -45,7 +39,27 @@ struct State {
 }
 
 impl State {
-    fn queue(&mut self, queued: Queued) {
+    pub(super) fn new(max: usize, per_host: usize) -> Self {
+        Self {
+            max,
+            per_host,
+            timers: BinaryHeap::new(),
+            ready: HashMap::new(),
+            ring: VecDeque::new(),
+            in_ring: HashSet::new(),
+            host_in_flight: HashMap::new(),
+            in_flight: HashMap::new(),
+            known: HashSet::new(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    /// Deliveries waiting, ready or in flight.
+    pub(super) fn depth(&self) -> usize {
+        self.known.len()
+    }
+
+    pub(super) fn queue(&mut self, queued: Queued) {
         let earlier = match self.waiting.get(&queued.id) {
             Some(due) => queued.due_ms < *due,
             None => self.known.insert(queued.id),
@@ -57,19 +71,19 @@ impl State {
         }
     }
 
-    fn has_slot(&self, host: &str, per_host: usize) -> bool {
-        self.host_in_flight.get(host).copied().unwrap_or(0) < per_host
+    fn has_slot(&self, host: &str) -> bool {
+        self.host_in_flight.get(host).copied().unwrap_or(0) < self.per_host
     }
 
-    fn offer(&mut self, host: &str, per_host: usize) {
+    fn offer(&mut self, host: &str) {
         let has_ready = self.ready.get(host).is_some_and(|q| !q.is_empty());
-        if has_ready && self.has_slot(host, per_host) && self.in_ring.insert(host.to_owned()) {
+        if has_ready && self.has_slot(host) && self.in_ring.insert(host.to_owned()) {
             self.ring.push_back(host.to_owned());
         }
     }
 
     /// Moves due timers to their host's ready queue.
-    fn promote(&mut self, now_ms: i64, per_host: usize) {
+    pub(super) fn promote(&mut self, now_ms: i64) {
         while let Some(Reverse((due, _, _))) = self.timers.peek() {
             if *due > now_ms {
                 break;
@@ -82,40 +96,36 @@ impl State {
             }
             self.waiting.remove(&id);
             self.ready.entry(host.clone()).or_default().push_back(id);
-            self.offer(&host, per_host);
+            self.offer(&host);
         }
     }
 
-    fn done(&mut self, id: DeliveryId, host: &str, per_host: usize) {
+    /// The earliest due time among waiting deliveries.
+    pub(super) fn next_due(&self) -> Option<i64> {
+        self.timers.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// An attempt ended and its result is recorded: its slot is free.
+    pub(super) fn done(&mut self, id: DeliveryId) {
         self.known.remove(&id);
-        self.in_flight = self.in_flight.saturating_sub(1);
-        if let Some(count) = self.host_in_flight.get_mut(host) {
+        let Some(host) = self.in_flight.remove(&id) else {
+            return;
+        };
+        if let Some(count) = self.host_in_flight.get_mut(&host) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                self.host_in_flight.remove(host);
+                self.host_in_flight.remove(&host);
             }
         }
-        self.offer(host, per_host);
-    }
-
-    fn apply(&mut self, command: Command, per_host: usize) {
-        match command {
-            Command::Queue(queued) => queued.into_iter().for_each(|q| self.queue(q)),
-            Command::Done { id, host, next } => {
-                self.done(id, &host, per_host);
-                if let Some(next) = next {
-                    self.queue(next);
-                }
-            }
-        }
+        self.offer(&host);
     }
 
     /// Takes the next delivery to start, one host at a time in turn.
-    fn next_to_start(&mut self, max: usize, per_host: usize) -> Option<(DeliveryId, String)> {
-        while self.in_flight < max {
+    pub(super) fn next_to_start(&mut self) -> Option<(DeliveryId, String)> {
+        while self.in_flight.len() < self.max {
             let host = self.ring.pop_front()?;
             self.in_ring.remove(&host);
-            if !self.has_slot(&host, per_host) {
+            if !self.has_slot(&host) {
                 continue;
             }
             let Some(queue) = self.ready.get_mut(&host) else {
@@ -128,83 +138,119 @@ impl State {
             if queue.is_empty() {
                 self.ready.remove(&host);
             }
-            self.in_flight += 1;
+            self.in_flight.insert(id, host.clone());
             *self.host_in_flight.entry(host.clone()).or_default() += 1;
-            self.offer(&host, per_host);
+            self.offer(&host);
             return Some((id, host));
         }
         None
     }
 }
 
-pub(super) async fn run(
-    shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
-    mut receiver: mpsc::UnboundedReceiver<Command>,
-    mut stop: watch::Receiver<Option<Duration>>,
-) {
-    let max = shared.settings.max_in_flight.max(1);
-    let per_host = shared.settings.max_in_flight_per_host.max(1);
-    let mut state = State::default();
-    let mut tasks = JoinSet::new();
-    let retention = shared.settings.retention;
-    let mut prune = tokio::time::interval(
+/// The background loop: starts attempts as they fall due, records their results in batches
+/// (group commit), prunes, and stops when `stop` is set.
+pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Duration>>) {
+    let (reports, received) = mpsc::unbounded_channel::<AttemptReport>();
+    let recorder = tokio::spawn(record_loop(Arc::clone(&inner), received));
+    let mut attempts = JoinSet::new();
+    let mut moved = inner.clock.moved();
+    let mut health = inner.store.watch_health();
+    let retention = inner.settings.retention;
+    let mut prune_timer = tokio::time::interval(
         retention.clamp(Duration::from_secs(1), Duration::from_secs(600)) / 2,
     );
     loop {
-        state.promote(Utc::now().timestamp_millis(), per_host);
-        while let Some((id, host)) = state.next_to_start(max, per_host) {
-            let shared = Arc::clone(&shared);
-            let commands = commands.clone();
-            tasks.spawn(async move {
-                let next = worker::deliver(&shared, id, &host).await;
-                let _ = commands.send(Command::Done { id, host, next });
-            });
+        if !inner.paused.load(Ordering::SeqCst) {
+            let starts = {
+                let mut state = inner.state();
+                state.promote(inner.clock.now().timestamp_millis());
+                std::iter::from_fn(|| state.next_to_start()).collect::<Vec<_>>()
+            };
+            for (id, host) in starts {
+                let inner = Arc::clone(&inner);
+                let reports = reports.clone();
+                attempts.spawn(async move {
+                    if let Some(report) = worker::attempt(&inner, id, host).await {
+                        // Fails only when the recorder stopped: the result is not recorded
+                        // and the attempt is made again at the next start.
+                        let _ = reports.send(report);
+                    }
+                });
+            }
         }
-        while tasks.try_join_next().is_some() {}
-        shared.metrics.set_queue_depth(state.known.len());
-
-        let next_due = state.timers.peek().map(|Reverse((due, _, _))| *due);
-        let wait = next_due.map(|due| {
-            Duration::from_millis(due.saturating_sub(Utc::now().timestamp_millis()).max(1) as u64)
+        while attempts.try_join_next().is_some() {}
+        let wait = inner.state().next_due().map(|due| {
+            let now = inner.clock.now().timestamp_millis();
+            Duration::from_millis(due.saturating_sub(now).max(1).unsigned_abs())
         });
+        let paused = inner.paused.load(Ordering::SeqCst);
         tokio::select! {
-            command = receiver.recv() => {
-                let Some(command) = command else { break };
-                state.apply(command, per_host);
-                while let Ok(command) = receiver.try_recv() {
-                    state.apply(command, per_host);
-                }
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(HELD_RETRY), if paused => {
+                let _ = inner.record(Vec::new()).await;
             }
             _ = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600))), if wait.is_some() => {}
-            _ = prune.tick() => prune_delivered(&shared, retention),
+            _ = moved.changed() => {}
+            changed = health.changed() => {
+                if changed.is_ok() && *health.borrow() == Health::Available {
+                    // Storage is back: record what is held, then attempts resume.
+                    let _ = inner.record(Vec::new()).await;
+                }
+            }
+            _ = prune_timer.tick() => {
+                let inner = Arc::clone(&inner);
+                tokio::spawn(async move {
+                    match prune(&inner).await {
+                        Ok(0) => {}
+                        Ok(pruned) => tracing::info!(pruned, "pruned delivered records and expired idempotency keys"),
+                        Err(err) => tracing::error!(error = %err, "could not prune"),
+                    }
+                });
+            }
             _ = stop.changed() => break,
         }
     }
     let grace = stop.borrow().unwrap_or_default();
-    let drained =
-        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(grace, async {
+        while attempts.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         tracing::warn!(
-            abandoned = tasks.len(),
+            abandoned = attempts.len(),
             "attempts still in flight at shutdown stay pending"
         );
-        tasks.abort_all();
+        attempts.abort_all();
+    }
+    drop(reports);
+    if tokio::time::timeout(grace.max(Duration::from_secs(1)), recorder)
+        .await
+        .is_err()
+    {
+        tracing::warn!("results of the last attempts were not recorded; they stay pending");
     }
 }
 
-fn prune_delivered(shared: &Shared, retention: Duration) {
-    let Ok(retention) = chrono::Duration::from_std(retention) else {
-        return;
-    };
-    match shared
-        .store
-        .prune_delivered(Utc::now() - retention, PRUNE_BATCH)
-    {
-        Ok(0) => {}
-        Ok(pruned) => tracing::info!(pruned, "pruned delivered records"),
-        Err(err) => tracing::error!(?err, "could not prune delivered records"),
+/// Records results as they come, all that are waiting in one write.
+async fn record_loop(inner: Arc<Inner>, mut received: mpsc::UnboundedReceiver<AttemptReport>) {
+    while let Some(first) = received.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = received.try_recv() {
+            batch.push(more);
+        }
+        // On failure the batch is held inside `record`, and retried when storage is back.
+        let _ = inner.record(batch).await;
     }
+}
+
+pub(super) async fn prune(inner: &Inner) -> Result<usize, StorageError> {
+    let now = inner.clock.now();
+    let retention = chrono::Duration::from_std(inner.settings.retention)
+        .map_err(|_| StorageError::Bug("the retention is bounded at start"))?;
+    let before = now
+        .checked_sub_signed(retention)
+        .ok_or(StorageError::Bug("the retention is bounded at start"))?;
+    inner.store.prune(before, now, PRUNE_BATCH).await
 }
 
 #[cfg(test)]
@@ -221,14 +267,14 @@ mod tests {
 
     #[test]
     fn a_saturated_host_does_not_hold_back_another() {
-        let mut state = State::default();
+        let mut state = State::new(100, 2);
         for _ in 0..10 {
             state.queue(queued("slow:80"));
         }
         state.queue(queued("fast:80"));
-        state.promote(1, 2);
+        state.promote(1);
         let mut started = Vec::new();
-        while let Some((_, host)) = state.next_to_start(100, 2) {
+        while let Some((_, host)) = state.next_to_start() {
             started.push(host);
         }
         assert_eq!(started.iter().filter(|h| *h == "slow:80").count(), 2);
@@ -237,7 +283,7 @@ mod tests {
 
     #[test]
     fn queueing_a_waiting_delivery_earlier_moves_it_up_once() {
-        let mut state = State::default();
+        let mut state = State::new(8, 8);
         let later = Queued {
             due_ms: 10_000,
             ..queued("a:80")
@@ -248,23 +294,37 @@ mod tests {
         };
         state.queue(later);
         state.queue(now);
-        state.promote(10, 8);
-        assert!(state.next_to_start(8, 8).is_some());
-        state.promote(20_000, 8);
+        state.promote(10);
+        assert!(state.next_to_start().is_some());
+        state.promote(20_000);
         assert!(
-            state.next_to_start(8, 8).is_none(),
+            state.next_to_start().is_none(),
             "the superseded timer fired"
         );
     }
 
     #[test]
     fn a_delivery_queued_twice_is_started_once() {
-        let mut state = State::default();
+        let mut state = State::new(8, 8);
         let one = queued("a:80");
         state.queue(one.clone());
         state.queue(one);
-        state.promote(1, 8);
-        assert!(state.next_to_start(8, 8).is_some());
-        assert!(state.next_to_start(8, 8).is_none());
+        state.promote(1);
+        assert!(state.next_to_start().is_some());
+        assert!(state.next_to_start().is_none());
+    }
+
+    #[test]
+    fn a_slot_is_freed_only_when_the_attempt_is_done() {
+        let mut state = State::new(8, 1);
+        let (first, second) = (queued("a:80"), queued("a:80"));
+        state.queue(first.clone());
+        state.queue(second);
+        state.promote(1);
+        assert_eq!(state.next_to_start().map(|(id, _)| id), Some(first.id));
+        assert!(state.next_to_start().is_none(), "one per host");
+        state.done(first.id);
+        assert!(state.next_to_start().is_some());
+        assert_eq!(state.depth(), 1);
     }
 }

@@ -8,10 +8,13 @@ use sha2::Sha256;
 
 use crate::domain::SigningSecret;
 
-/// The `webhook-signature` value; `None` only if the HMAC cannot be keyed (it takes any key
-/// length, so in practice never).
+/// The `webhook-signature` value; `None` when the stored secret is not a Standard Webhooks
+/// secret (a corrupt record), so that the caller fails the delivery instead of sending it
+/// unsigned.
 pub fn sign(secret: &SigningSecret, msg_id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret.key()).ok()?;
+    let key = secret.key()?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+        .expect("HMAC takes keys of any length (the_standard_webhooks_test_vector_is_reproduced)");
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -44,10 +47,19 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupt_stored_secret_signs_nothing() {
+        let corrupt: SigningSecret =
+            serde_json::from_str("\"whsec_not base64!\"").expect("any string deserializes");
+        assert_eq!(sign(&corrupt, "id", 1, b"{}"), None);
+        let unprefixed: SigningSecret = serde_json::from_str("\"c2VjcmV0\"").unwrap();
+        assert_eq!(sign(&unprefixed, "id", 1, b"{}"), None);
+    }
+
+    #[test]
     fn generated_secrets_have_the_whsec_prefix_and_24_key_bytes() {
         let secret = SigningSecret::generate().unwrap();
         assert!(secret.expose().starts_with("whsec_"));
-        assert_eq!(secret.key().len(), 24);
+        assert_eq!(secret.key().map(|k| k.len()), Some(24));
         assert!(!format!("{secret:?}").contains(secret.expose()));
     }
 }

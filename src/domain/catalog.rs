@@ -86,6 +86,32 @@ pub struct CatalogItem {
     pub updated_at: DateTime<Utc>,
 }
 
+impl CatalogItem {
+    /// The item a report is about: the known one, or a new one named by its id, with a better
+    /// name when the report has one, touched at `now`.
+    pub fn observed(
+        known: Option<CatalogItem>,
+        kind: CatalogKind,
+        id: &ItemId,
+        name: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut item = known.unwrap_or_else(|| CatalogItem {
+            id: id.clone(),
+            kind,
+            name: id.to_string(),
+            value: None,
+            last_refresh: None,
+            updated_at: now,
+        });
+        if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
+            item.name = name;
+        }
+        item.updated_at = now;
+        item
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastRefresh {

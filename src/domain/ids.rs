@@ -60,6 +60,32 @@ impl DeliveryId {
     pub fn new_ordered() -> Self {
         Self(Uuid::now_v7())
     }
+
+    /// The id of the delivery of `event` to its `index`-th subscription: the event id's first
+    /// twelve bytes, then the index. The outbox finds a delivery's event from its id alone, so
+    /// a fan-out stores one record per event instead of one per subscription; it keeps those
+    /// twelve bytes unique among stored events.
+    pub fn of_target(event: EventId, index: u32) -> Self {
+        let mut bytes = *event.as_bytes();
+        bytes[12..].copy_from_slice(&index.to_be_bytes());
+        Self(Uuid::from_bytes(bytes))
+    }
+
+    /// The event prefix and target index `of_target` put in the id.
+    pub fn target_parts(&self) -> ([u8; 12], u32) {
+        let bytes = self.as_bytes();
+        let mut prefix = [0u8; 12];
+        prefix.copy_from_slice(&bytes[..12]);
+        let index = u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+        (prefix, index)
+    }
+}
+
+impl EventId {
+    /// A time-ordered (v7) id: events list in the order they happened.
+    pub fn new_ordered() -> Self {
+        Self(Uuid::now_v7())
+    }
 }
 
 /// The Azure AD tenant (or API-key tenant) that owns data. Never empty.

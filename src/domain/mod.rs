@@ -17,11 +17,14 @@ pub mod trigger;
 pub use api_key::{ApiKeyId, ApiKeyRecord, NewApiKey, PresentedApiKey};
 pub use callback_url::CallbackUrl;
 pub use catalog::{CatalogItem, CatalogKind, ItemId};
-pub use delivery::{AttemptRecord, Delivery, DeliveryStatus, Queued};
+pub use delivery::{
+    AttemptError, AttemptRecord, Delivery, DeliveryState, DeliveryStatus, FailureReason, Queued,
+    RetryPolicy, SubscriptionEffect, Verdict,
+};
 pub use event::{Event, EventDetails};
 pub use ids::{DeliveryId, EventId, InstanceId, SubscriptionId, TenantId};
 pub use instance::{Instance, InstanceName};
-pub use report::{Report, RunKind, RunStatus};
+pub use report::{Applied, Audience, Report, RunKind, RunStatus};
 pub use subscription::{Filter, SigningSecret, Subscription};
 pub use threshold::Threshold;
 pub use trigger::TriggerKind;

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::catalog::ItemId;
+use super::catalog::{CatalogItem, CatalogKind, ItemId, LastRefresh};
+use super::event::{Event, EventDetails};
+use super::ids::{EventId, InstanceId};
+use super::trigger::TriggerKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,6 +34,13 @@ pub enum RunKind {
 }
 
 impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unification => "unification",
+            Self::FullRefresh => "fullRefresh",
+        }
+    }
+
     /// The counts a run of this kind reports; each becomes a flat payload field.
     pub fn count_names(self) -> &'static [&'static str] {
         match self {
@@ -96,4 +106,356 @@ pub fn duration_seconds(
     let (started, finished) = (started?, finished?);
     let millis = (finished - started).num_milliseconds();
     (millis >= 0).then(|| millis as f64 / 1000.0)
+}
+
+/// Who an event goes to. The store answers it with its indexes; the rule of each case is here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Audience {
+    /// The subscriptions of a refresh trigger whose filter accepts the data source (no
+    /// filter, or this data source).
+    DataSource {
+        trigger: TriggerKind,
+        data_source: ItemId,
+    },
+    /// The threshold subscriptions of one segment or measure whose threshold lies in
+    /// `[previous, value)`: exactly those crossed by a move from `previous` to `value`.
+    ///
+    /// This holds because every threshold subscription of an item shares the item's history
+    /// from its creation on: its baseline is the item's value when it was created, and each
+    /// later observation moves both. So "the subscription's previous value is at or below its
+    /// threshold and the new one above" is "threshold in `[previous, value)`" for all of them
+    /// at once, one range scan (property-tested in `tests` below).
+    Crossed {
+        trigger: TriggerKind,
+        kind: CatalogKind,
+        item: ItemId,
+        previous: f64,
+        value: f64,
+    },
+    /// Every subscription of a run trigger.
+    Everyone { trigger: TriggerKind },
+}
+
+impl Audience {
+    /// An observation is an event only when it reaches someone; a refresh or a run is an
+    /// event even when nobody listens (its id is answered and it can be audited).
+    pub fn event_needs_subscribers(&self) -> bool {
+        matches!(self, Self::Crossed { .. })
+    }
+}
+
+/// What a report does: the catalog item it updates (refreshes and observations) and the event
+/// it causes, with its audience.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub item: Option<CatalogItem>,
+    pub event: Option<(Event, Audience)>,
+}
+
+impl Report {
+    /// The catalog item the report is about, when it is about one.
+    pub fn catalog_key(&self) -> Option<(CatalogKind, &ItemId)> {
+        match self {
+            Self::DataSourceRefresh(refresh) => {
+                Some((CatalogKind::DataSource, &refresh.data_source_id))
+            }
+            Self::SegmentSize { segment_id, .. } => Some((CatalogKind::Segment, segment_id)),
+            Self::MeasureValue { measure_id, .. } => Some((CatalogKind::Measure, measure_id)),
+            Self::Run(_) => None,
+        }
+    }
+
+    /// Applies the report to the catalog item it is about (`known`, `None` when the catalog
+    /// does not have it yet: a report adds it) at `now`.
+    pub fn apply(
+        self,
+        known: Option<CatalogItem>,
+        instance: InstanceId,
+        now: DateTime<Utc>,
+    ) -> Applied {
+        let event = |trigger: TriggerKind, details: EventDetails| Event {
+            id: EventId::new_ordered(),
+            instance_id: instance,
+            trigger,
+            occurred_at: now,
+            details,
+        };
+        match self {
+            Self::DataSourceRefresh(report) => {
+                let mut item = CatalogItem::observed(
+                    known,
+                    CatalogKind::DataSource,
+                    &report.data_source_id,
+                    report.data_source_name,
+                    now,
+                );
+                let refresh_id = report
+                    .refresh_id
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                item.last_refresh = Some(LastRefresh {
+                    refresh_id: refresh_id.clone(),
+                    status: report.status,
+                    finished_at: report.finished_at,
+                    row_count: report.row_count,
+                    error_code: report.error_code.clone(),
+                });
+                let trigger = match report.status {
+                    RunStatus::Succeeded => TriggerKind::DataSourceRefreshSucceeded,
+                    RunStatus::Failed => TriggerKind::DataSourceRefreshFailed,
+                };
+                let details = EventDetails::Refresh {
+                    data_source_id: item.id.clone(),
+                    data_source_name: item.name.clone(),
+                    refresh_id,
+                    status: report.status,
+                    started_at: report.started_at,
+                    finished_at: report.finished_at,
+                    row_count: report.row_count,
+                    error_code: report.error_code,
+                    error_message: report.error_message,
+                };
+                let audience = Audience::DataSource {
+                    trigger,
+                    data_source: item.id.clone(),
+                };
+                Applied {
+                    item: Some(item),
+                    event: Some((event(trigger, details), audience)),
+                }
+            }
+            Self::SegmentSize {
+                segment_id,
+                segment_name,
+                member_count,
+            } => observe(
+                known,
+                (CatalogKind::Segment, TriggerKind::SegmentThresholdCrossed),
+                segment_id,
+                segment_name,
+                member_count as f64,
+                now,
+                event,
+            ),
+            Self::MeasureValue {
+                measure_id,
+                measure_name,
+                value,
+            } => observe(
+                known,
+                (CatalogKind::Measure, TriggerKind::MeasureThresholdCrossed),
+                measure_id,
+                measure_name,
+                value,
+                now,
+                event,
+            ),
+            Self::Run(run) => {
+                let trigger = match run.kind {
+                    RunKind::Unification => TriggerKind::UnificationCompleted,
+                    RunKind::FullRefresh => TriggerKind::FullRefreshCompleted,
+                };
+                let details = EventDetails::Run {
+                    kind: run.kind,
+                    run_id: run
+                        .run_id
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    status: run.status,
+                    started_at: run.started_at,
+                    finished_at: run.finished_at,
+                    counts: run.counts,
+                };
+                Applied {
+                    item: None,
+                    event: Some((event(trigger, details), Audience::Everyone { trigger })),
+                }
+            }
+        }
+    }
+}
+
+/// A new value of a segment or measure: the item keeps it, and the event (if the value went
+/// up from a known one) goes to the thresholds it crossed.
+fn observe(
+    known: Option<CatalogItem>,
+    (kind, trigger): (CatalogKind, TriggerKind),
+    id: ItemId,
+    name: Option<String>,
+    value: f64,
+    now: DateTime<Utc>,
+    event: impl FnOnce(TriggerKind, EventDetails) -> Event,
+) -> Applied {
+    let mut item = CatalogItem::observed(known, kind, &id, name, now);
+    let previous = item.value.replace(value);
+    let event = previous.filter(|p| *p < value).map(|previous| {
+        let details = EventDetails::ValueChanged {
+            kind,
+            item_id: id.clone(),
+            item_name: item.name.clone(),
+            previous,
+            value,
+        };
+        let audience = Audience::Crossed {
+            trigger,
+            kind,
+            item: id,
+            previous,
+            value,
+        };
+        (event(trigger, details), audience)
+    });
+    Applied {
+        item: Some(item),
+        event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::Threshold;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Observe(u8),
+        Subscribe(u8),
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        let step = prop_oneof![
+            (0u8..20).prop_map(Step::Observe),
+            (0u8..20).prop_map(Step::Subscribe),
+        ];
+        proptest::collection::vec(step, 0..40)
+    }
+
+    proptest! {
+        /// The range rule of `Audience::Crossed` picks exactly the subscriptions that a
+        /// subscription-by-subscription reading of the contract fires: each one's previous
+        /// value (its baseline, then every later observation) at or below its threshold and
+        /// the new value above it.
+        #[test]
+        fn the_threshold_range_reaches_exactly_the_crossed_subscriptions(steps in steps()) {
+            let instance = InstanceId::new();
+            let now = Utc::now();
+            let id = ItemId::parse("vip").expect("a valid id");
+            let mut item: Option<CatalogItem> = Some(CatalogItem::observed(None, CatalogKind::Segment, &id, None, now));
+            // (threshold, the subscription's own previous value)
+            let mut subscriptions: Vec<(f64, Option<f64>)> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Subscribe(t) => {
+                        let baseline = item.as_ref().and_then(|i| i.value);
+                        subscriptions.push((f64::from(t) / 2.0, baseline));
+                    }
+                    Step::Observe(v) => {
+                        let value = f64::from(v);
+                        let expected: Vec<usize> = subscriptions
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (t, prev))| Threshold::new(*t).expect("finite").is_crossed(*prev, value))
+                            .map(|(i, _)| i)
+                            .collect();
+                        for sub in &mut subscriptions {
+                            sub.1 = Some(value);
+                        }
+                        let report = Report::SegmentSize { segment_id: id.clone(), segment_name: None, member_count: u64::from(v) };
+                        let applied = report.apply(item.take(), instance, now);
+                        item = applied.item;
+                        let reached: Vec<usize> = match applied.event {
+                            Some((_, Audience::Crossed { previous, value, .. })) => subscriptions
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, (t, _))| previous <= *t && *t < value)
+                                .map(|(i, _)| i)
+                                .collect(),
+                            Some((_, other)) => panic!("an observation reached {other:?}"),
+                            None => Vec::new(),
+                        };
+                        prop_assert_eq!(reached, expected);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_report_names_the_trigger_and_audience_it_causes() {
+        let instance = InstanceId::new();
+        let now = Utc::now();
+        let crm = ItemId::parse("crm").expect("a valid id");
+        let refresh = |status| {
+            Report::DataSourceRefresh(RefreshReport {
+                data_source_id: crm.clone(),
+                data_source_name: Some("CRM".into()),
+                refresh_id: None,
+                status,
+                started_at: None,
+                finished_at: None,
+                row_count: Some(3),
+                error_code: None,
+                error_message: None,
+            })
+        };
+        let applied = refresh(RunStatus::Failed).apply(None, instance, now);
+        let (event, audience) = applied.event.expect("a refresh is always an event");
+        assert_eq!(event.trigger, TriggerKind::DataSourceRefreshFailed);
+        assert_eq!(
+            audience,
+            Audience::DataSource {
+                trigger: TriggerKind::DataSourceRefreshFailed,
+                data_source: crm.clone()
+            }
+        );
+        let item = applied.item.expect("the refresh updates the catalog");
+        assert_eq!(
+            (item.name.as_str(), item.last_refresh.map(|r| r.status)),
+            ("CRM", Some(RunStatus::Failed))
+        );
+
+        let run = Report::Run(RunReport {
+            kind: RunKind::Unification,
+            run_id: None,
+            status: RunStatus::Succeeded,
+            started_at: None,
+            finished_at: None,
+            counts: BTreeMap::new(),
+        });
+        let applied = run.apply(None, instance, now);
+        assert!(applied.item.is_none());
+        assert_eq!(
+            applied.event.map(|(_, a)| a),
+            Some(Audience::Everyone {
+                trigger: TriggerKind::UnificationCompleted
+            })
+        );
+
+        let first = Report::MeasureValue {
+            measure_id: crm.clone(),
+            measure_name: None,
+            value: 5.0,
+        }
+        .apply(None, instance, now);
+        assert!(
+            first.event.is_none(),
+            "the first value only sets the baseline"
+        );
+        let lower = Report::MeasureValue {
+            measure_id: crm.clone(),
+            measure_name: None,
+            value: 4.0,
+        }
+        .apply(first.item, instance, now);
+        assert!(lower.event.is_none(), "going down crosses nothing");
+        let higher = Report::MeasureValue {
+            measure_id: crm,
+            measure_name: None,
+            value: 9.0,
+        }
+        .apply(lower.item, instance, now);
+        assert!(
+            matches!(higher.event, Some((_, Audience::Crossed { previous, value, .. })) if previous == 4.0 && value == 9.0)
+        );
+    }
 }

@@ -92,10 +92,11 @@ impl SigningSecret {
         &self.0
     }
 
-    /// The HMAC key: the bytes the base64 part encodes.
-    pub fn key(&self) -> Vec<u8> {
-        let encoded = self.0.strip_prefix(Self::PREFIX).unwrap_or(&self.0);
-        STANDARD.decode(encoded).unwrap_or_default()
+    /// The HMAC key: the bytes the base64 part encodes; `None` for a secret that does not
+    /// have that shape (a corrupt record: its callbacks are never sent unsigned).
+    pub fn key(&self) -> Option<Vec<u8>> {
+        let encoded = self.0.strip_prefix(Self::PREFIX)?;
+        STANDARD.decode(encoded).ok().filter(|key| !key.is_empty())
     }
 }
 

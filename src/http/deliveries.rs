@@ -97,14 +97,14 @@ impl From<Delivery> for DeliveryResponse {
             status: d.status.as_str().to_owned(),
             created_at: d.created_at,
             next_attempt_at: d.due_ms.and_then(DateTime::from_timestamp_millis),
-            failure: d.failure,
+            failure: d.failure.map(|f| f.as_str().to_owned()),
             attempts: d
                 .attempts
                 .into_iter()
                 .map(|a| AttemptResponse {
                     at: a.at,
                     status_code: a.status_code,
-                    error: a.error,
+                    error: a.error.map(|e| e.as_str().to_owned()),
                     duration_ms: a.duration_ms,
                 })
                 .collect(),
@@ -231,8 +231,8 @@ pub async fn retry_delivery(
     let queued = state
         .dispatcher
         .retry(&delivery)
+        .await
         .map_err(delivery_error)?
         .ok_or_else(not_found)?;
-    state.store.flush().await?;
     Ok(HttpResponse::Accepted().json(DeliveryResponse::from(queued)))
 }

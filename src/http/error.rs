@@ -46,6 +46,10 @@ pub enum ApiError {
     TooManyRequests { retry_after: std::time::Duration },
     /// 503: storage or a dependency cannot serve now.
     Unavailable(String),
+    /// 503: storage cannot take writes (a full or failing disk); it recovers by itself.
+    StorageUnavailable,
+    /// 409: the tenant holds as many of `what` as its limit allows.
+    Quota { what: &'static str, limit: u64 },
     /// 500: a bug or a storage failure; the cause goes to the log, not to the caller.
     Internal(anyhow::Error),
 }
@@ -70,6 +74,8 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::Quota { .. } => "quota_exceeded",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -88,6 +94,12 @@ impl ApiError {
             Self::TooManyRequests { retry_after } => format!(
                 "Your tenant made too many calls; try again in {} seconds.",
                 retry_after_seconds(*retry_after)
+            ),
+            Self::StorageUnavailable => {
+                "Storage cannot take writes right now (the disk may be full); nothing was changed, try again shortly.".into()
+            }
+            Self::Quota { what, limit } => format!(
+                "Your tenant holds {limit} {what}, the most this service allows; remove some before adding more."
             ),
             Self::Internal(_) => {
                 "The service failed to handle the request; try again later.".into()
@@ -124,7 +136,8 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Quota { .. } => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +154,9 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
             }
+            Self::StorageUnavailable => {
+                response.insert_header((header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECONDS));
+            }
             _ => {}
         }
         response.json(ErrorBody {
@@ -149,6 +165,9 @@ impl ResponseError for ApiError {
         })
     }
 }
+
+/// What a 503 for unwritable storage asks the caller to wait, in seconds.
+const STORAGE_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Whole seconds, rounded up and at least 1, as `Retry-After` wants them.
 fn retry_after_seconds(wait: std::time::Duration) -> u64 {
@@ -163,6 +182,11 @@ impl From<StorageError> for ApiError {
                 message: "This Idempotency-Key was already used for a different report; use a new key for a new report.".into(),
             },
             StorageError::Locked { .. } => Self::Unavailable(err.to_string()),
+            StorageError::Quota { what, limit } => Self::Quota { what, limit },
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "storage refused a write");
+                Self::StorageUnavailable
+            }
             other => Self::Internal(other.into()),
         }
     }

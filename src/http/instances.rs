@@ -97,10 +97,9 @@ pub async fn create_instance(
         id: InstanceId::new(),
         tenant: caller.tenant,
         name,
-        created_at: Utc::now(),
+        created_at: state.clock.now(),
     };
-    state.store.insert_instance(&instance)?;
-    state.store.flush().await?;
+    let instance = state.store.create_instance(instance).await?;
     let location = state.absolute_url(&format!("/api/v1/instances/{}", instance.id));
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, location))

@@ -47,6 +47,8 @@ pub struct AppState {
     pub allow_private_callbacks: bool,
     /// Per-tenant limits, spent by the `Caller` and `Platform` extractors.
     pub rate_limits: RateLimits,
+    /// The time handlers stamp records with.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl AppState {

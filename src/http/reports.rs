@@ -166,7 +166,7 @@ fn counts(pairs: &[(&str, Option<u64>)]) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// Stores the report and its event, flushes, then hands the deliveries over.
+/// Stores the report and its event (durably), then hands the deliveries over.
 async fn accept(
     state: &AppState,
     req: &HttpRequest,
@@ -191,15 +191,15 @@ async fn accept(
         ),
     };
     let idempotency = key.map(|key| IdempotencyKey {
-        tenant: &caller.tenant,
+        tenant: caller.tenant.clone(),
         instance: instance.id,
         route,
-        key,
+        key: key.to_owned(),
     });
     let outcome = state
         .store
-        .record_report(instance.id, report, idempotency, Utc::now())?;
-    state.store.flush().await?;
+        .record_report(instance.id, report, idempotency, state.clock.now())
+        .await?;
     state
         .dispatcher
         .metrics()

@@ -167,7 +167,7 @@ pub async fn get_subscription(
         .store
         .tenant_subscription(&caller.tenant, path.into_inner())?
         .ok_or(ApiError::NotFound("subscription"))?;
-    Ok(HttpResponse::Ok().json(SubscriptionResponse::from(sub)))
+    Ok(HttpResponse::Ok().json(SubscriptionResponse::from((*sub).clone())))
 }
 
 /// Delete a subscription
@@ -197,13 +197,12 @@ pub async fn delete_subscription(
         }
     } else {
         let caller = state.auth.authenticate(req.headers()).await?;
-        let owner = state.store.subscription(id)?.map(|sub| sub.tenant);
+        let owner = state.store.subscription(id)?.map(|sub| sub.tenant.clone());
         if owner.is_some_and(|tenant| tenant != caller.tenant) {
             return Err(ApiError::NotFound("subscription"));
         }
     }
-    if state.store.unsubscribe(id)?.is_some() {
-        state.store.flush().await?;
+    if state.store.unsubscribe(id).await?.is_some() {
         tracing::info!(subscription_id = %id, "unsubscribed");
     }
     Ok(HttpResponse::NoContent().finish())

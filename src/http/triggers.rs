@@ -4,7 +4,6 @@
 use actix_web::http::header::LOCATION;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpResponse, Responder};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -141,7 +140,7 @@ async fn subscribe(
         trigger,
         filter,
         callback,
-        created_at: Utc::now(),
+        created_at: state.clock.now(),
         baseline: None,
         signing_secret: Some(
             SigningSecret::generate().map_err(|err| ApiError::Internal(anyhow::anyhow!(err)))?,
@@ -149,9 +148,8 @@ async fn subscribe(
     };
     let missing = candidate.filter.item().map(|(kind, _)| kind.noun());
     // The signing secret is revealed on creation only: a repeated subscribe must not leak it.
-    let (subscription, revealed) = match state.store.subscribe(candidate)? {
+    let (subscription, revealed) = match state.store.subscribe(candidate).await? {
         SubscribeOutcome::Created(sub) => {
-            state.store.flush().await?;
             tracing::info!(subscription_id = %sub.id, trigger = sub.trigger.event_type(), "subscribed");
             let secret = sub.signing_secret.as_ref().map(|s| s.expose().to_owned());
             (sub, secret)

@@ -3,49 +3,52 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, T, WriteSet};
+use super::db::{T, WriteSet};
+use super::{Result, Store};
 use crate::domain::{ApiKeyId, ApiKeyRecord};
 
 impl Store {
-    /// Stores a new key's record and flushes it, so the key works once it is shown.
+    /// Stores a new key's record; it works once this returns.
     pub async fn insert_api_key(&self, record: &ApiKeyRecord) -> Result<()> {
-        let mut set = WriteSet::default();
-        set.put_json(T::ApikeyidApikey, record.id.as_bytes(), record)?;
-        self.commit(set)?;
-        self.flush().await
+        let record = record.clone();
+        self.write(move |db| {
+            let mut set = WriteSet::default();
+            set.put_json(T::ApikeyidApikey, record.id.as_bytes(), &record)?;
+            db.commit(set)
+        })
+        .await
     }
 
     pub fn api_key(&self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>> {
-        self.get_json(T::ApikeyidApikey, id.as_bytes())
+        self.db()?.get_json(T::ApikeyidApikey, id.as_bytes())
     }
 
     /// Every key, revoked ones included, oldest first.
     pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        let mut keys: Vec<ApiKeyRecord> = self.scan_json(T::ApikeyidApikey, &[])?;
+        let mut keys: Vec<ApiKeyRecord> = self.db()?.scan_json(T::ApikeyidApikey, &[])?;
         keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(keys)
     }
 
-    /// Marks the key revoked and flushes. `None` when no such key exists; revoking twice keeps
-    /// the first revocation time.
+    /// Marks the key revoked. `None` when no such key exists; revoking twice keeps the first
+    /// revocation time.
     pub async fn revoke_api_key(
         &self,
         id: ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<Option<ApiKeyRecord>> {
-        let record = {
-            let _guard = self.lock();
-            let Some(mut record) = self.api_key(id)? else {
+        self.write(move |db| {
+            let Some(mut record) = db.get_json::<ApiKeyRecord>(T::ApikeyidApikey, id.as_bytes())?
+            else {
                 return Ok(None);
             };
             record.revoked_at.get_or_insert(now);
             let mut set = WriteSet::default();
             set.put_json(T::ApikeyidApikey, id.as_bytes(), &record)?;
-            self.commit(set)?;
-            record
-        };
-        self.flush().await?;
-        Ok(Some(record))
+            db.commit(set)?;
+            Ok(Some(record))
+        })
+        .await
     }
 }
 
@@ -61,7 +64,6 @@ mod tests {
         let tenant = TenantId::parse("tenant-a").unwrap();
         let new = NewApiKey::generate(tenant, vec!["platform".into()], None, Utc::now()).unwrap();
         store.insert_api_key(&new.record).await.unwrap();
-
         let revoked = store
             .revoke_api_key(new.record.id, Utc::now())
             .await
@@ -79,5 +81,6 @@ mod tests {
                 .revoked_at
                 .is_some()
         );
+        store.close().await.unwrap();
     }
 }

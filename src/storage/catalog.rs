@@ -1,6 +1,7 @@
 //! The instance catalog: data sources, segments and measures with their latest state.
 
-use super::{Result, Store, T, keys};
+use super::db::T;
+use super::{Result, Store, keys};
 use crate::domain::{CatalogItem, CatalogKind, InstanceId, ItemId};
 
 impl Store {
@@ -10,10 +11,12 @@ impl Store {
         kind: CatalogKind,
         id: &ItemId,
     ) -> Result<Option<CatalogItem>> {
-        self.get_json(T::CatalogkeyItem, &keys::catalog_item(instance, kind, id))
+        self.db()?
+            .get_json(T::CatalogkeyItem, &keys::catalog_item(instance, kind, id))
     }
 
     pub fn catalog(&self, instance: InstanceId, kind: CatalogKind) -> Result<Vec<CatalogItem>> {
-        self.scan_json(T::CatalogkeyItem, &keys::catalog_prefix(instance, kind))
+        self.db()?
+            .scan_json(T::CatalogkeyItem, &keys::catalog_prefix(instance, kind))
     }
 }

@@ -2,7 +2,9 @@
 //! no id can be a prefix of another and range scans stay exact.
 
 use crate::domain::threshold::order_preserving_bytes;
-use crate::domain::{CatalogKind, InstanceId, ItemId, SubscriptionId, TenantId, TriggerKind};
+use crate::domain::{
+    CatalogKind, DeliveryId, EventId, InstanceId, ItemId, SubscriptionId, TenantId, TriggerKind,
+};
 
 fn push_str(key: &mut Vec<u8>, s: &str) {
     // Ids are at most a few hundred bytes; u16 is ample.
@@ -14,6 +16,13 @@ pub fn tenant_prefix(tenant: &TenantId) -> Vec<u8> {
     let mut key = Vec::with_capacity(2 + tenant.as_str().len() + 16);
     push_str(&mut key, tenant.as_str());
     key
+}
+
+/// The tenant a key starts with (`tenant_prefix`).
+pub fn leading_tenant(key: &[u8]) -> Option<TenantId> {
+    let len = u16::from_be_bytes(key.get(..2)?.try_into().ok()?) as usize;
+    let raw = std::str::from_utf8(key.get(2..2 + len)?).ok()?;
+    TenantId::parse(raw)
 }
 
 pub fn tenant_instance(tenant: &TenantId, instance: InstanceId) -> Vec<u8> {
@@ -75,4 +84,43 @@ pub fn threshold_entry(prefix: &[u8], threshold: f64, id: SubscriptionId) -> Vec
 pub fn trailing_uuid(key: &[u8]) -> Option<uuid::Uuid> {
     let bytes: [u8; 16] = key.get(key.len().checked_sub(16)?..)?.try_into().ok()?;
     Some(uuid::Uuid::from_bytes(bytes))
+}
+
+/// A time in Unix milliseconds followed by `rest`: range scans go in time order. Times are
+/// after 1970, so the big-endian bytes of a non-negative i64 sort by time.
+pub fn time_key(ms: i64, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + rest.len());
+    key.extend_from_slice(&(ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(rest);
+    key
+}
+
+/// `instance | createdms | event`: an instance's events with deliveries, in time order.
+pub fn instance_event(instance: InstanceId, created_ms: i64, event: EventId) -> Vec<u8> {
+    let mut key = instance.as_bytes().to_vec();
+    key.extend_from_slice(&time_key(created_ms, event.as_bytes()));
+    key
+}
+
+/// `len+tenant | failedms | delivery`: a tenant's dead letters, oldest first.
+pub fn tenant_failed(tenant: &TenantId, failed_ms: i64, delivery: DeliveryId) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant);
+    key.extend_from_slice(&time_key(failed_ms, delivery.as_bytes()));
+    key
+}
+
+/// The value of the legacy id map: the event and the target's index in its fan-out record.
+pub fn event_index(event: EventId, index: u32) -> Vec<u8> {
+    let mut value = event.as_bytes().to_vec();
+    value.extend_from_slice(&index.to_be_bytes());
+    value
+}
+
+pub fn parse_event_index(value: &[u8]) -> Option<(EventId, u32)> {
+    let event: [u8; 16] = value.get(..16)?.try_into().ok()?;
+    let index: [u8; 4] = value.get(16..20)?.try_into().ok()?;
+    Some((
+        EventId(uuid::Uuid::from_bytes(event)),
+        u32::from_be_bytes(index),
+    ))
 }

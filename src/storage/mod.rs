@@ -1,33 +1,40 @@
-//! The only module that imports sled: trees, key encoding, atomic write sets and the flush
-//! policy.
+//! The only module that imports sled: trees, key encoding, stored formats, and an async store
+//! whose methods are named for what they do and are durable when they return.
 //!
-//! Flush policy: every operation whose answer promises durability (201, 202, 204) writes its
-//! changes in one multi-tree transaction and then awaits [`Store::flush`] before the handler
-//! answers. Mutations of subscriptions and the catalog run under one write lock, so that a
-//! report reads the baseline it replaces and the threshold index it scans without a race.
-//! Delivery records are written with the event in the report's transaction (the outbox);
-//! attempt results are not flushed one by one (sled flushes every 500 ms): a crash can only
-//! make an attempt repeat, never lose a delivery.
+//! Durability: every method that changes data runs as a job on the single writer thread
+//! (`writer`), and returns once the flush that covers its writes is done; jobs waiting
+//! together share one flush. No caller flushes. One writer also means that a job reads what
+//! it is about to change without a race (a report reads the baseline it replaces and the
+//! threshold index it scans). Reads run on the caller's thread, straight from sled.
 
 mod api_keys;
+mod cache;
 mod catalog;
+mod codec;
+mod db;
 mod instances;
 mod keys;
+mod migrate;
 mod outbox;
 mod reports;
 mod subscriptions;
+mod writer;
+
+#[cfg(test)]
+mod golden;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use tokio::sync::watch;
 
-pub use outbox::{AttemptResult, DeliveryPage, DeliveryQuery};
+pub use outbox::{AttemptContext, AttemptReport, DeliveryPage, DeliveryQuery, Recorded};
 pub use reports::{IdempotencyKey, ReportOutcome};
 pub use subscriptions::SubscribeOutcome;
+pub use writer::Health;
+
+use db::{Db, T};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -35,261 +42,217 @@ pub enum StorageError {
         "the data directory {path} is in use by another process; stop it or choose another INSIGHTS_DATA_DIR"
     )]
     Locked { path: String },
-    #[error("storage failure")]
-    Sled(#[from] sled::Error),
-    #[error("a stored record in {tree} is corrupt")]
-    Corrupt {
+    /// A write or a flush failed (a full or failing disk); storage reopens itself.
+    #[error("storage cannot take writes now")]
+    Unavailable,
+    #[error("storage input/output failed")]
+    Io(#[source] std::io::Error),
+    #[error("a stored record in {tree} is corrupt: {detail}")]
+    Corrupt { tree: &'static str, detail: String },
+    #[error("a record for {tree} cannot be encoded")]
+    Encode {
         tree: &'static str,
         #[source]
         source: serde_json::Error,
     },
     #[error("the idempotency key was already used for a different report")]
     IdempotencyConflict,
+    /// A per-tenant limit is reached.
+    #[error("the tenant holds {limit} {what}, its limit")]
+    Quota { what: &'static str, limit: u64 },
+    #[error("storage bug: {0}")]
+    Bug(&'static str),
+}
+
+impl StorageError {
+    /// Whether the failure is the disk's (the writer recovers) rather than the data's.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable | Self::Io(_))
+    }
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
-/// The trees of the database. Names say key and value.
-#[derive(Debug, Clone, Copy)]
-enum T {
-    InstanceidInstance,
-    TenantInstanceidUnit,
-    CatalogkeyItem,
-    SubscriptionidSubscription,
-    InstanceTriggerSubscriptionidUnit,
-    ThresholdkeyUnit,
-    DedupkeySubscriptionid,
-    EventidEvent,
-    IdempotencykeyOutcome,
-    NameValue,
-    ApikeyidApikey,
-    DeliveryidDelivery,
-    DueDeliveryidUnit,
-    InstanceDeliveryidUnit,
-    DoneatDeliveryidUnit,
-    SubscriptionidNotfoundcount,
-    EventidUnpruned,
-    CreatedmsEventidUnmatched,
+/// Per-tenant limits that stored data may not pass.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub instances_per_tenant: u64,
+    pub subscriptions_per_tenant: u64,
+    /// Dead letters kept per tenant; past it the oldest are pruned.
+    pub failed_deliveries_per_tenant: u64,
+    pub idempotency_keys_per_tenant: u64,
+    /// How long an idempotency key makes a retried report a no-op.
+    pub idempotency_retention: Duration,
 }
 
-impl T {
-    const ALL: [T; 18] = [
-        T::InstanceidInstance,
-        T::TenantInstanceidUnit,
-        T::CatalogkeyItem,
-        T::SubscriptionidSubscription,
-        T::InstanceTriggerSubscriptionidUnit,
-        T::ThresholdkeyUnit,
-        T::DedupkeySubscriptionid,
-        T::EventidEvent,
-        T::IdempotencykeyOutcome,
-        T::NameValue,
-        T::ApikeyidApikey,
-        T::DeliveryidDelivery,
-        T::DueDeliveryidUnit,
-        T::InstanceDeliveryidUnit,
-        T::DoneatDeliveryidUnit,
-        T::SubscriptionidNotfoundcount,
-        T::EventidUnpruned,
-        T::CreatedmsEventidUnmatched,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            T::InstanceidInstance => "instanceid_instance",
-            T::TenantInstanceidUnit => "tenant_instanceid",
-            T::CatalogkeyItem => "instance_kind_itemid_item",
-            T::SubscriptionidSubscription => "subscriptionid_subscription",
-            T::InstanceTriggerSubscriptionidUnit => "instance_trigger_subscriptionid",
-            T::ThresholdkeyUnit => "instance_kind_itemid_threshold_subscriptionid",
-            T::DedupkeySubscriptionid => "dedupkey_subscriptionid",
-            T::EventidEvent => "eventid_event",
-            T::IdempotencykeyOutcome => "idempotencykey_outcome",
-            T::NameValue => "name_value",
-            T::ApikeyidApikey => "apikeyid_apikey",
-            T::DeliveryidDelivery => "deliveryid_delivery",
-            T::DueDeliveryidUnit => "duems_deliveryid",
-            T::InstanceDeliveryidUnit => "instance_deliveryid",
-            T::DoneatDeliveryidUnit => "deliveredms_deliveryid",
-            T::SubscriptionidNotfoundcount => "subscriptionid_notfoundcount",
-            T::EventidUnpruned => "eventid_unpruneddeliverycount",
-            T::CreatedmsEventidUnmatched => "createdms_eventid_unmatched",
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            instances_per_tenant: 100,
+            subscriptions_per_tenant: 10_000,
+            failed_deliveries_per_tenant: 10_000,
+            idempotency_keys_per_tenant: 100_000,
+            idempotency_retention: Duration::from_secs(24 * 3600),
         }
-    }
-}
-
-/// Writes to apply together in one transaction.
-#[derive(Default)]
-struct WriteSet {
-    ops: Vec<(T, Vec<u8>, Option<Vec<u8>>)>,
-}
-
-impl WriteSet {
-    fn put(&mut self, tree: T, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops.push((tree, key.into(), Some(value.into())));
-    }
-
-    fn put_json(&mut self, tree: T, key: impl Into<Vec<u8>>, value: &impl Serialize) -> Result<()> {
-        let bytes = serde_json::to_vec(value).map_err(|source| StorageError::Corrupt {
-            tree: tree.name(),
-            source,
-        })?;
-        self.put(tree, key, bytes);
-        Ok(())
-    }
-
-    fn remove(&mut self, tree: T, key: impl Into<Vec<u8>>) {
-        self.ops.push((tree, key.into(), None));
     }
 }
 
 pub struct Store {
-    db: sled::Db,
-    trees: Vec<sled::Tree>,
-    write_lock: Mutex<()>,
-    /// Serialises read-modify-write of delivery records (attempt results, manual retries),
-    /// apart from `write_lock` so that deliveries never wait for reports.
-    delivery_lock: Mutex<()>,
-    /// Group commit: flushes asked for, and the highest ask a finished flush covered.
-    flush_requested: std::sync::atomic::AtomicU64,
-    flush_done: std::sync::atomic::AtomicU64,
-    flush_lock: tokio::sync::Mutex<()>,
+    shared: Arc<writer::Shared>,
+    jobs: Mutex<Option<std::sync::mpsc::Sender<writer::Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    limits: Limits,
+    caches: Arc<cache::Caches>,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database in `dir`.
+    /// Opens (creating if missing) the database in `dir` with default limits.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
-        let db = sled::Config::new()
-            .path(dir)
-            .open()
-            .map_err(|err| match err {
-                sled::Error::Io(ref io) if is_lock_error(io) => StorageError::Locked {
-                    path: dir.display().to_string(),
-                },
-                other => StorageError::Sled(other),
-            })?;
-        let trees = T::ALL
-            .iter()
-            .map(|t| db.open_tree(t.name()))
-            .collect::<Result<Vec<_>, _>>()?;
+        Self::open_with(dir, Limits::default())
+    }
+
+    /// Opens the database in `dir`, brings its stored formats up to date and starts the
+    /// writer thread.
+    pub fn open_with(dir: &Path, limits: Limits) -> Result<Self> {
+        let db = Db::open(dir)?;
+        migrate::run(&db, chrono::Utc::now())?;
+        let shared = Arc::new(writer::Shared::new(dir.to_path_buf(), db));
+        let (jobs, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("storage-writer".into())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || writer::run(shared, receiver)
+            })
+            .map_err(StorageError::Io)?;
         Ok(Self {
-            db,
-            trees,
-            write_lock: Mutex::new(()),
-            delivery_lock: Mutex::new(()),
-            flush_requested: Default::default(),
-            flush_done: Default::default(),
-            flush_lock: tokio::sync::Mutex::new(()),
+            shared,
+            jobs: Mutex::new(Some(jobs)),
+            thread: Mutex::new(Some(thread)),
+            limits,
+            caches: Arc::default(),
         })
     }
 
-    fn tree(&self, t: T) -> &sled::Tree {
-        &self.trees[t as usize]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // A panic while holding the lock leaves no partial write (writes are transactions),
-        // so a poisoned lock is safe to reuse.
-        self.write_lock
+    /// Stops the writer (after the jobs already sent), closes the database and waits until
+    /// this process no longer holds the data dir, so that it can be opened again at once.
+    pub async fn close(&self) -> Result<()> {
+        let sender = self
+            .jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn get_json<V: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<V>> {
-        self.tree(t)
-            .get(key)?
-            .map(|bytes| decode(t, &bytes))
-            .transpose()
-    }
-
-    /// Values of every key under `prefix`, in key order.
-    fn scan_json<V: DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<V>> {
-        self.tree(t)
-            .scan_prefix(prefix)
-            .values()
-            .map(|value| decode(t, &value?))
-            .collect()
-    }
-
-    /// Applies every write of `set` atomically.
-    fn commit(&self, set: WriteSet) -> Result<()> {
-        let result: Result<(), TransactionError<()>> = self.trees[..].transaction(|trees| {
-            for (t, key, value) in &set.ops {
-                let tree = &trees[*t as usize];
-                match value {
-                    Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
-                    None => tree.remove(key.as_slice())?,
-                };
+            .take();
+        drop(sender);
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let shared = Arc::clone(&self.shared);
+        let caches = Arc::clone(&self.caches);
+        tokio::task::spawn_blocking(move || {
+            if let Some(thread) = thread
+                && thread.join().is_err()
+            {
+                tracing::error!("the storage writer had panicked");
             }
-            Ok::<_, ConflictableTransactionError<()>>(())
-        });
-        result.map_err(|err| match err {
-            TransactionError::Storage(err) => StorageError::Sled(err),
-            TransactionError::Abort(()) => StorageError::Sled(sled::Error::ReportableBug(
-                "a write set aborted without a cause".into(),
-            )),
+            if let Some(db) = shared.take() {
+                db.flush()?;
+            }
+            caches.clear();
+            shared.health.send_replace(Health::Closed);
+            db::wait_until_released(&shared.dir, Duration::from_secs(30))
         })
+        .await
+        .map_err(|_| StorageError::Bug("closing storage panicked"))?
     }
 
-    /// Waits until everything written so far is on disk. One flush runs at a time on a
-    /// blocking thread, and callers whose writes an ongoing flush already covers share it
-    /// (group commit). sled's `flush_async` is not used: concurrent calls fill its small IO
-    /// thread pool with waiting flushes, and the log write they wait for never gets a thread.
-    pub async fn flush(&self) -> Result<()> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let ticket = self.flush_requested.fetch_add(1, SeqCst) + 1;
-        let _one = self.flush_lock.lock().await;
-        if self.flush_done.load(SeqCst) >= ticket {
-            return Ok(());
+    /// Whether storage takes writes now.
+    pub fn health(&self) -> Health {
+        self.shared.health.borrow().clone()
+    }
+
+    /// Follows changes of [`Store::health`].
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.shared.health.subscribe()
+    }
+
+    /// Whether the writer thread still runs (it stops only at `close`, or on a bug).
+    pub fn writer_alive(&self) -> bool {
+        self.thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
+    /// The database, for reads.
+    fn db(&self) -> Result<Arc<Db>> {
+        self.caches
+            .follow(self.shared.epoch.load(std::sync::atomic::Ordering::SeqCst));
+        self.shared.current()
+    }
+
+    /// Runs `job` on the writer thread; its result comes back once its writes are durable.
+    async fn write<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Db) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: writer::Job = Box::new(move |db| {
+            let result = job(db);
+            Box::new(move |flushed: Result<()>| {
+                let _ = reply.send(result.and_then(|value| flushed.map(|()| value)));
+            })
+        });
+        {
+            let jobs = self
+                .jobs
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let sender = jobs.as_ref().ok_or(StorageError::Unavailable)?;
+            sender.send(job).map_err(|_| StorageError::Unavailable)?;
         }
-        let upto = self.flush_requested.load(SeqCst);
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|err| sled::Error::Io(std::io::Error::other(err)))??;
-        self.flush_done.fetch_max(upto, SeqCst);
-        Ok(())
+        answer.await.map_err(|_| StorageError::Unavailable)?
     }
 
     /// Readiness: the database accepts and persists a write.
     pub async fn check_writable(&self) -> Result<()> {
-        let now = chrono::Utc::now().timestamp_millis().to_be_bytes();
-        self.tree(T::NameValue).insert("readyz", &now)?;
-        self.flush().await
+        self.write(|db| {
+            let now = chrono::Utc::now().timestamp_millis().to_be_bytes();
+            db.tree(T::NameValue).insert("readyz", &now)?;
+            Ok(())
+        })
+        .await
     }
 
     /// The 32-byte key behind unsubscribe secrets, made once per database.
-    pub fn unsubscribe_key(&self) -> Result<Vec<u8>> {
+    pub async fn unsubscribe_key(&self) -> Result<Vec<u8>> {
         const NAME: &str = "unsubscribe_key";
-        let tree = self.tree(T::NameValue);
-        if let Some(key) = tree.get(NAME)? {
+        if let Some(key) = self.db()?.get(T::NameValue, NAME.as_bytes())? {
             return Ok(key.to_vec());
         }
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|err| {
-            sled::Error::Io(std::io::Error::other(format!("no randomness: {err}")))
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|err| {
+            StorageError::Io(std::io::Error::other(format!("no randomness: {err}")))
         })?;
-        // Two first starts cannot race: the directory lock admits one process.
-        tree.compare_and_swap(NAME, None as Option<&[u8]>, Some(&key[..]))?
-            .ok();
-        self.db.flush()?;
-        Ok(tree
-            .get(NAME)?
-            .map(|k| k.to_vec())
-            .unwrap_or_else(|| key.to_vec()))
+        self.write(move |db| {
+            let tree = db.tree(T::NameValue);
+            // The writer is the only writer: a key stored meanwhile wins.
+            match tree.get(NAME)? {
+                Some(key) => Ok(key.to_vec()),
+                None => {
+                    tree.insert(NAME, &fresh[..])?;
+                    Ok(fresh.to_vec())
+                }
+            }
+        })
+        .await
     }
-}
-
-fn decode<V: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<V> {
-    serde_json::from_slice(bytes).map_err(|source| StorageError::Corrupt {
-        tree: t.name(),
-        source,
-    })
-}
-
-fn is_lock_error(err: &std::io::Error) -> bool {
-    err.kind() == std::io::ErrorKind::WouldBlock || err.to_string().contains("lock")
 }
 
 #[cfg(test)]
@@ -306,14 +269,55 @@ mod tests {
         assert_eq!(names.len(), T::ALL.len(), "tree names are unique");
     }
 
-    #[test]
-    fn a_second_open_of_the_same_dir_is_a_clear_error() {
+    #[tokio::test]
+    async fn a_second_open_of_the_same_dir_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = Store::open(dir.path()).unwrap();
+        let first = Store::open(dir.path()).unwrap();
         let err = Store::open(dir.path())
             .err()
             .expect("second open must fail");
         assert!(matches!(err, StorageError::Locked { .. }), "{err:?}");
         assert!(err.to_string().contains("in use by another process"));
+        first.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_can_be_opened_again_at_once_many_times() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..20u8 {
+            let store = Store::open(dir.path()).expect("the dir is released by close");
+            store
+                .write(move |db| {
+                    db.tree(T::NameValue).insert("round", &[round])?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            store.close().await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let last = store.db().unwrap().get(T::NameValue, b"round").unwrap();
+        assert_eq!(last.as_deref(), Some(&[19u8][..]));
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_answers_after_it_is_durable_and_the_unsubscribe_key_is_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = store.unsubscribe_key().await.unwrap();
+        assert_eq!(key.len(), 32);
+        assert_eq!(store.unsubscribe_key().await.unwrap(), key);
+        store.close().await.unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.unsubscribe_key().await.unwrap(), key);
+        assert!(store.writer_alive());
+        store.close().await.unwrap();
+        assert!(!store.writer_alive());
+        assert_eq!(store.health(), Health::Closed);
+        assert!(matches!(
+            store.check_writable().await,
+            Err(StorageError::Unavailable)
+        ));
     }
 }

@@ -1,27 +1,25 @@
-//! The outbox: delivery records, the due index the scheduler reloads after a restart, the
-//! per-instance listing index, pruning of delivered records, and 404 counts per subscription.
+//! The outbox. Accepting an event writes one fan-out record (who it goes to) beside the event,
+//! whatever the number of subscriptions; a delivery's state is written only once it moves
+//! (an attempt, a manual retry), so a fan-out to 10,000 flows is one record, not 30,000.
+//! Per event, a progress record counts deliveries not yet final; events whose deliveries all
+//! ended are pruned after the retention, and dead letters past a tenant's limit go oldest
+//! first. The state machine is `DeliveryState`'s; this module persists it.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, T, WriteSet, decode};
+use super::codec::{Fanout, Progress, StoredState, Target};
+use super::db::{Db, T, WriteSet};
+use super::subscriptions::{put_tenant_counts, stage_unsubscribe, subscription, tenant_counts};
+use super::{Limits, Result, StorageError, Store, keys};
 use crate::domain::{
-    AttemptRecord, Delivery, DeliveryId, DeliveryStatus, EventId, InstanceId, Queued,
-    SubscriptionId,
+    AttemptRecord, Delivery, DeliveryId, DeliveryState, DeliveryStatus, Event, EventId,
+    FailureReason, InstanceId, Queued, RetryPolicy, Subscription, SubscriptionEffect,
+    SubscriptionId, TenantId, Verdict,
 };
-
-/// What one attempt did to its delivery.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttemptResult {
-    Delivered,
-    /// Try again at `due`.
-    Retry {
-        due: DateTime<Utc>,
-    },
-    /// No more attempts; `reason` says why.
-    Failed {
-        reason: &'static str,
-    },
-}
 
 /// A page of an instance's deliveries, newest first.
 pub struct DeliveryQuery {
@@ -38,427 +36,789 @@ pub struct DeliveryPage {
     pub more: bool,
 }
 
-const EMPTY: &[u8] = &[];
-
-/// A time in Unix milliseconds followed by an id: range scans go in time order.
-pub(super) fn time_key(ms: i64, id: &[u8; 16]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(24);
-    // Times are after 1970, so the big-endian bytes of a non-negative i64 sort by time.
-    key.extend_from_slice(&(ms.max(0) as u64).to_be_bytes());
-    key.extend_from_slice(id);
-    key
+/// What an attempt needs, read when it starts.
+pub struct AttemptContext {
+    pub delivery: DeliveryId,
+    pub event_id: EventId,
+    /// `None` when the event record is missing (a damaged outbox): the delivery fails.
+    pub event: Option<Arc<Event>>,
+    pub index: u32,
+    pub subscription_id: SubscriptionId,
+    /// `None` when the subscription was removed since the event was accepted.
+    pub subscription: Option<Arc<Subscription>>,
+    pub host: String,
+    pub state: DeliveryState,
 }
 
-fn due_key(due_ms: i64, id: DeliveryId) -> Vec<u8> {
-    time_key(due_ms, id.as_bytes())
+/// One attempt's result, to record.
+#[derive(Debug, Clone)]
+pub struct AttemptReport {
+    pub delivery: DeliveryId,
+    pub event: EventId,
+    pub index: u32,
+    /// Attempts the delivery had when this one started: recording the same attempt twice
+    /// (after a storage failure) adds it once.
+    pub attempts_before: usize,
+    pub attempt: AttemptRecord,
+    pub verdict: Verdict,
+    /// In `[0, 1)`: how far into the jitter window the next attempt goes.
+    pub jitter: f64,
 }
 
-fn instance_key(instance: InstanceId, id: DeliveryId) -> Vec<u8> {
-    let mut key = instance.as_bytes().to_vec();
-    key.extend_from_slice(id.as_bytes());
-    key
+/// What recording an attempt did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// The delivery is gone or the attempt was recorded already.
+    Skipped,
+    Moved {
+        status: DeliveryStatus,
+        failure: Option<FailureReason>,
+        /// The delivery again, when it stays pending.
+        next: Option<Queued>,
+        /// The attempt removed its subscription (410, or 404s in a row).
+        removed_subscription: bool,
+    },
 }
 
-fn trailing_id(key: &[u8]) -> Option<DeliveryId> {
-    super::keys::trailing_uuid(key).map(DeliveryId)
-}
+/// Events whose twelve-byte prefix is already taken get a new id; after this many tries the
+/// clock or the random source is broken.
+const PREFIX_TRIES: usize = 16;
 
-impl Store {
-    /// Adds a new delivery to `set`: the record, its due entry and its listing entry.
-    pub(super) fn stage_delivery(&self, set: &mut WriteSet, delivery: &Delivery) -> Result<()> {
-        set.put_json(T::DeliveryidDelivery, delivery.id.as_bytes(), delivery)?;
-        if let Some(due_ms) = delivery.due_ms {
-            set.put(T::DueDeliveryidUnit, due_key(due_ms, delivery.id), EMPTY);
+/// Stages an event and its fan-out to `subscriptions`; returns the deliveries to queue. The
+/// event's id may change so that its first twelve bytes are unique among stored events
+/// (`DeliveryId::of_target`).
+pub(super) fn stage_event(
+    db: &Db,
+    set: &mut WriteSet,
+    event: &mut Event,
+    subscriptions: &[Subscription],
+    now: DateTime<Utc>,
+) -> Result<Vec<Queued>> {
+    let mut tries = 0;
+    while db
+        .tree(T::EventidFanout)
+        .scan_prefix(&event.id.as_bytes()[..12])
+        .next()
+        .transpose()?
+        .is_some()
+    {
+        tries += 1;
+        if tries == PREFIX_TRIES {
+            return Err(StorageError::Bug("no unique event id prefix"));
         }
-        set.put(
-            T::InstanceDeliveryidUnit,
-            instance_key(delivery.instance_id, delivery.id),
-            EMPTY,
-        );
+        event.id = EventId::new_ordered();
+    }
+    let first = subscriptions
+        .first()
+        .ok_or(StorageError::Bug("a fan-out to nobody"))?;
+    let fanout = Fanout {
+        instance_id: event.instance_id,
+        tenant: first.tenant.clone(),
+        created_ns: now
+            .timestamp_nanos_opt()
+            .ok_or(StorageError::Bug("a time past 2262"))?,
+        targets: subscriptions
+            .iter()
+            .map(|sub| Target {
+                subscription_id: sub.id,
+                host: sub.callback.host_port(),
+                legacy_id: None,
+            })
+            .collect(),
+    };
+    let open =
+        u32::try_from(fanout.targets.len()).map_err(|_| StorageError::Bug("too many targets"))?;
+    set.put_json(T::EventidEvent, event.id.as_bytes(), event)?;
+    set.put(T::EventidFanout, event.id.as_bytes(), fanout.encode()?);
+    set.put(
+        T::InstanceCreatedmsEventid,
+        keys::instance_event(event.instance_id, fanout.created_ms(), event.id),
+        [],
+    );
+    set.put(
+        T::EventidProgress,
+        event.id.as_bytes(),
+        Progress {
+            open,
+            done_ms: None,
+        }
+        .encode(),
+    );
+    let due_ms = now.timestamp_millis();
+    Ok(fanout
+        .targets
+        .iter()
+        .zip(0u32..)
+        .map(|(target, index)| Queued {
+            id: DeliveryId::of_target(event.id, index),
+            host: target.host.clone(),
+            due_ms,
+        })
+        .collect())
+}
+
+/// The event and target index of a delivery.
+fn locate(db: &Db, id: DeliveryId) -> Result<Option<(EventId, u32)>> {
+    if let Some(value) = db.get(T::LegacyDeliveryidTarget, id.as_bytes())? {
+        return keys::parse_event_index(&value)
+            .map(Some)
+            .ok_or(StorageError::Corrupt {
+                tree: T::LegacyDeliveryidTarget.name(),
+                detail: "a bad event index".into(),
+            });
+    }
+    let (prefix, index) = id.target_parts();
+    let Some(key) = db
+        .tree(T::EventidFanout)
+        .scan_prefix(prefix)
+        .keys()
+        .next()
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    let event = keys::trailing_uuid(&key).ok_or(StorageError::Corrupt {
+        tree: T::EventidFanout.name(),
+        detail: "a key that is not an event id".into(),
+    })?;
+    Ok(Some((EventId(event), index)))
+}
+
+fn read_fanout(db: &Db, event: EventId) -> Result<Option<Fanout>> {
+    db.get(T::EventidFanout, event.as_bytes())?
+        .map(|bytes| Fanout::decode(&bytes))
+        .transpose()
+}
+
+fn read_state(db: &Db, id: DeliveryId, fanout: &Fanout) -> Result<StoredState> {
+    match db.get(T::DeliveryidState, id.as_bytes())? {
+        Some(bytes) => StoredState::decode(&bytes),
+        None => Ok(StoredState::Live(DeliveryState::new(fanout.created_ms()))),
+    }
+}
+
+fn read_progress(db: &Db, event: EventId) -> Result<Progress> {
+    match db.get(T::EventidProgress, event.as_bytes())? {
+        Some(bytes) => Progress::decode(&bytes),
+        None => Ok(Progress {
+            open: 0,
+            done_ms: None,
+        }),
+    }
+}
+
+/// A located delivery with its fan-out record and state.
+struct Found {
+    id: DeliveryId,
+    event: EventId,
+    index: u32,
+    fanout: Fanout,
+    state: StoredState,
+}
+
+fn find(db: &Db, id: DeliveryId) -> Result<Option<Found>> {
+    let Some((event, index)) = locate(db, id)? else {
+        return Ok(None);
+    };
+    let Some(fanout) = read_fanout(db, event)? else {
+        return Ok(None);
+    };
+    // A derived id must name a target that has no older id of its own.
+    if fanout.delivery_id(event, index) != Some(id) {
+        return Ok(None);
+    }
+    let state = read_state(db, id, &fanout)?;
+    Ok(Some(Found {
+        id,
+        event,
+        index,
+        fanout,
+        state,
+    }))
+}
+
+fn assemble(found: &Found) -> Option<Delivery> {
+    let StoredState::Live(state) = &found.state else {
+        return None;
+    };
+    let target = found.fanout.targets.get(found.index as usize)?;
+    Some(Delivery {
+        id: found.id,
+        event_id: found.event,
+        subscription_id: target.subscription_id,
+        instance_id: found.fanout.instance_id,
+        tenant: found.fanout.tenant.clone(),
+        host: target.host.clone(),
+        status: state.status,
+        created_at: found.fanout.created_at(),
+        due_ms: state.pending_due(),
+        retries_used: state.retries_used,
+        failure: state.failure,
+        attempts: state.attempts.clone(),
+    })
+}
+
+/// Bookkeeping of one job over several deliveries: progress per event, counts per tenant.
+#[derive(Default)]
+struct Books {
+    progress: HashMap<EventId, Progress>,
+    counts: HashMap<TenantId, super::codec::TenantCounts>,
+}
+
+impl Books {
+    fn progress(&mut self, db: &Db, event: EventId) -> Result<&mut Progress> {
+        Ok(match self.progress.entry(event) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(read_progress(db, event)?),
+        })
+    }
+
+    fn counts(&mut self, db: &Db, tenant: &TenantId) -> Result<&mut super::codec::TenantCounts> {
+        Ok(match self.counts.entry(tenant.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(tenant_counts(db, tenant)?),
+        })
+    }
+
+    /// A delivery of `event` became final at `now_ms`.
+    fn closed(&mut self, db: &Db, set: &mut WriteSet, event: EventId, now_ms: i64) -> Result<()> {
+        let progress = self.progress(db, event)?;
+        progress.open = progress.open.saturating_sub(1);
+        if progress.open == 0 {
+            progress.done_ms = Some(now_ms);
+            set.put(
+                T::DoneatmsEventid,
+                keys::time_key(now_ms, event.as_bytes()),
+                [],
+            );
+        }
         Ok(())
     }
 
-    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
-        self.get_json(T::DeliveryidDelivery, id.as_bytes())
+    /// A final delivery of `event` is pending again.
+    fn reopened(&mut self, db: &Db, set: &mut WriteSet, event: EventId) -> Result<()> {
+        let progress = self.progress(db, event)?;
+        if progress.open == 0
+            && let Some(done) = progress.done_ms.take()
+        {
+            set.remove(T::DoneatmsEventid, keys::time_key(done, event.as_bytes()));
+        }
+        progress.open += 1;
+        Ok(())
     }
 
-    /// Every pending delivery, due first: what the scheduler reloads at start.
+    fn stage(self, set: &mut WriteSet) {
+        for (event, progress) in self.progress {
+            set.put(T::EventidProgress, event.as_bytes(), progress.encode());
+        }
+        for (tenant, counts) in self.counts {
+            put_tenant_counts(set, &tenant, counts);
+        }
+    }
+}
+
+/// Records one attempt in `set`.
+fn record_one(
+    db: &Db,
+    set: &mut WriteSet,
+    books: &mut Books,
+    report: AttemptReport,
+    policy: &RetryPolicy,
+    limits: &Limits,
+    removed: &mut Vec<SubscriptionId>,
+) -> Result<Recorded> {
+    let Some(found) = find(db, report.delivery)? else {
+        return Ok(Recorded::Skipped);
+    };
+    let StoredState::Live(mut state) = found.state else {
+        return Ok(Recorded::Skipped);
+    };
+    if state.attempts.len() > report.attempts_before {
+        return Ok(Recorded::Skipped);
+    }
+    let target = found
+        .fanout
+        .targets
+        .get(found.index as usize)
+        .ok_or(StorageError::Bug("a located target"))?;
+    let was_pending = state.status == DeliveryStatus::Pending;
+    let now_ms = report.attempt.at.timestamp_millis();
+    let sub_key = target.subscription_id.as_bytes();
+    let not_found =
+        match db.get(T::SubscriptionidNotfoundcount, sub_key)? {
+            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
+                StorageError::Corrupt {
+                    tree: T::SubscriptionidNotfoundcount.name(),
+                    detail: "a count that is not four bytes".into(),
+                }
+            })?),
+            None => 0,
+        };
+    let effect = state.record(
+        report.attempt,
+        &report.verdict,
+        policy,
+        not_found,
+        report.jitter,
+    );
+    let mut removed_subscription = false;
+    match effect {
+        SubscriptionEffect::None => {}
+        SubscriptionEffect::ClearNotFound if not_found > 0 => {
+            set.remove(T::SubscriptionidNotfoundcount, sub_key)
+        }
+        SubscriptionEffect::ClearNotFound => {}
+        SubscriptionEffect::CountNotFound => set.put(
+            T::SubscriptionidNotfoundcount,
+            sub_key,
+            (not_found + 1).to_be_bytes(),
+        ),
+        SubscriptionEffect::Remove => {
+            if !removed.contains(&target.subscription_id)
+                && let Some(sub) = subscription(db, target.subscription_id)?
+            {
+                stage_unsubscribe(set, &sub)?;
+                let counts = books.counts(db, &sub.tenant)?;
+                counts.subscriptions = counts.subscriptions.saturating_sub(1);
+                removed.push(sub.id);
+                removed_subscription = true;
+            }
+            set.remove(T::SubscriptionidNotfoundcount, sub_key);
+        }
+    }
+    if was_pending && state.status != DeliveryStatus::Pending {
+        books.closed(db, set, found.event, now_ms)?;
+        if state.status == DeliveryStatus::Failed {
+            dead_letter(
+                db,
+                set,
+                books,
+                &found.fanout.tenant,
+                found.id,
+                now_ms,
+                limits,
+            )?;
+        }
+    }
+    let next = state.pending_due().map(|due_ms| Queued {
+        id: found.id,
+        host: target.host.clone(),
+        due_ms,
+    });
+    let recorded = Recorded::Moved {
+        status: state.status,
+        failure: state.failure,
+        next,
+        removed_subscription,
+    };
+    set.put(
+        T::DeliveryidState,
+        found.id.as_bytes(),
+        StoredState::Live(state).encode()?,
+    );
+    Ok(recorded)
+}
+
+/// Keeps a failed delivery as a dead letter of its tenant, pruning the oldest past the limit.
+fn dead_letter(
+    db: &Db,
+    set: &mut WriteSet,
+    books: &mut Books,
+    tenant: &TenantId,
+    id: DeliveryId,
+    failed_ms: i64,
+    limits: &Limits,
+) -> Result<()> {
+    set.put(
+        T::TenantFailedmsDeliveryid,
+        keys::tenant_failed(tenant, failed_ms, id),
+        [],
+    );
+    let counts = books.counts(db, tenant)?;
+    counts.failed_deliveries += 1;
+    let over = counts
+        .failed_deliveries
+        .saturating_sub(limits.failed_deliveries_per_tenant);
+    if over == 0 {
+        return Ok(());
+    }
+    let oldest: Vec<_> = db
+        .tree(T::TenantFailedmsDeliveryid)
+        .scan_prefix(keys::tenant_prefix(tenant))
+        .keys()
+        .take(over as usize)
+        .collect::<Result<_, _>>()?;
+    counts.failed_deliveries -= oldest.len() as u64;
+    for key in oldest {
+        set.remove(T::TenantFailedmsDeliveryid, key.to_vec());
+        if let Some(old) = keys::trailing_uuid(&key).map(DeliveryId) {
+            tracing::info!(delivery_id = %old, tenant = %tenant,
+                "dead letter pruned: the tenant holds more failed deliveries than its limit");
+            bury(db, set, old)?;
+        }
+    }
+    Ok(())
+}
+
+/// Leaves a tombstone for a final delivery; removes its whole event once every delivery of
+/// it is buried.
+fn bury(db: &Db, set: &mut WriteSet, id: DeliveryId) -> Result<()> {
+    let Some(found) = find(db, id)? else {
+        return Ok(());
+    };
+    let mut others_alive = false;
+    for index in (0..found.fanout.targets.len() as u32).filter(|i| *i != found.index) {
+        let other = found
+            .fanout
+            .delivery_id(found.event, index)
+            .ok_or(StorageError::Bug("a target in range"))?;
+        if read_state(db, other, &found.fanout)? != StoredState::Pruned {
+            others_alive = true;
+            break;
+        }
+    }
+    if others_alive {
+        set.put(
+            T::DeliveryidState,
+            id.as_bytes(),
+            StoredState::Pruned.encode()?,
+        );
+    } else {
+        remove_event(db, set, found.event, &found.fanout)?;
+    }
+    Ok(())
+}
+
+fn remove_event(db: &Db, set: &mut WriteSet, event: EventId, fanout: &Fanout) -> Result<()> {
+    for index in 0..fanout.targets.len() as u32 {
+        let id = fanout
+            .delivery_id(event, index)
+            .ok_or(StorageError::Bug("a target in range"))?;
+        set.remove(T::DeliveryidState, id.as_bytes());
+        if fanout.targets[index as usize].legacy_id.is_some() {
+            set.remove(T::LegacyDeliveryidTarget, id.as_bytes());
+        }
+    }
+    let progress = read_progress(db, event)?;
+    if let Some(done) = progress.done_ms {
+        set.remove(T::DoneatmsEventid, keys::time_key(done, event.as_bytes()));
+    }
+    set.remove(T::EventidProgress, event.as_bytes());
+    set.remove(T::EventidFanout, event.as_bytes());
+    set.remove(T::EventidEvent, event.as_bytes());
+    set.remove(
+        T::InstanceCreatedmsEventid,
+        keys::instance_event(fanout.instance_id, fanout.created_ms(), event),
+    );
+    Ok(())
+}
+
+impl Store {
+    /// The delivery, as listed.
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        let db = self.db()?;
+        Ok(find(&db, id)?.as_ref().and_then(assemble))
+    }
+
+    /// The delivery when it belongs to `tenant`.
+    pub fn tenant_delivery(&self, tenant: &TenantId, id: DeliveryId) -> Result<Option<Delivery>> {
+        Ok(self.delivery(id)?.filter(|d| &d.tenant == tenant))
+    }
+
+    fn fanout(&self, db: &Db, event: EventId) -> Result<Option<Arc<Fanout>>> {
+        let cache = &self.caches.fanouts;
+        if let Some(found) = cache.get(&event) {
+            return Ok(Some(found));
+        }
+        let generation = cache.generation();
+        let found = read_fanout(db, event)?.map(Arc::new);
+        if let Some(found) = &found {
+            cache.fill(event, Arc::clone(found), generation);
+        }
+        Ok(found)
+    }
+
+    /// What an attempt of `id` needs; `None` when the delivery is gone or not pending.
+    pub fn attempt_context(&self, id: DeliveryId) -> Result<Option<AttemptContext>> {
+        let db = self.db()?;
+        let Some((event_id, index)) = locate(&db, id)? else {
+            return Ok(None);
+        };
+        let Some(fanout) = self.fanout(&db, event_id)? else {
+            return Ok(None);
+        };
+        if fanout.delivery_id(event_id, index) != Some(id) {
+            return Ok(None);
+        }
+        let StoredState::Live(state) = read_state(&db, id, &fanout)? else {
+            return Ok(None);
+        };
+        if state.status != DeliveryStatus::Pending {
+            return Ok(None);
+        }
+        let target = &fanout.targets[index as usize];
+        Ok(Some(AttemptContext {
+            delivery: id,
+            event_id,
+            event: self.event(event_id)?,
+            index,
+            subscription_id: target.subscription_id,
+            subscription: self.subscription(target.subscription_id)?,
+            host: target.host.clone(),
+            state,
+        }))
+    }
+
+    /// Every pending delivery: what the scheduler reloads at start.
     pub fn pending_deliveries(&self) -> Result<Vec<Queued>> {
+        let db = self.db()?;
         let mut out = Vec::new();
-        for key in self.tree(T::DueDeliveryidUnit).iter().keys() {
-            let Some(id) = trailing_id(&key?) else {
+        for entry in db.tree(T::EventidProgress).iter() {
+            let (key, value) = entry?;
+            if Progress::decode(&value)?.open == 0 {
+                continue;
+            }
+            let event = EventId(keys::trailing_uuid(&key).ok_or(StorageError::Corrupt {
+                tree: T::EventidProgress.name(),
+                detail: "a key that is not an event id".into(),
+            })?);
+            let Some(fanout) = read_fanout(&db, event)? else {
                 continue;
             };
-            if let Some(queued) = self.delivery(id)?.and_then(|d| d.queued()) {
-                out.push(queued);
+            for (index, target) in (0u32..).zip(&fanout.targets) {
+                let id = fanout
+                    .delivery_id(event, index)
+                    .ok_or(StorageError::Bug("a target in range"))?;
+                if let StoredState::Live(state) = read_state(&db, id, &fanout)?
+                    && let Some(due_ms) = state.pending_due()
+                {
+                    out.push(Queued {
+                        id,
+                        host: target.host.clone(),
+                        due_ms,
+                    });
+                }
             }
         }
+        out.sort_by_key(|q| q.due_ms);
         Ok(out)
     }
 
-    /// Records an attempt and moves the delivery on; `None` when the record is gone or no
-    /// longer pending (a manual retry raced it, or it was pruned).
-    ///
-    /// This is the hot path of delivery, so it avoids a multi-tree transaction (sled's take a
-    /// process-wide write lock that stops every reader). Single-key writes go in an order
-    /// that a crash between any two leaves safe: an index entry is added before the record
-    /// that it points to changes and removed after, and every reader of an index checks the
-    /// record (`pending_deliveries` keeps only pending ones, pruning only delivered ones). The
-    /// worst a crash does is repeat an attempt.
-    pub fn record_attempt(
+    /// Records attempts and moves their deliveries on under `policy`, in one durable write.
+    pub async fn record_attempts(
         &self,
-        id: DeliveryId,
-        attempt: AttemptRecord,
-        result: AttemptResult,
-    ) -> Result<Option<Delivery>> {
-        let _guard = self.delivery_guard();
-        let Some(mut delivery) = self.delivery(id)? else {
-            return Ok(None);
-        };
-        if delivery.status != DeliveryStatus::Pending {
-            return Ok(None);
-        }
-        let old_due = delivery.due_ms.take();
-        let now_ms = attempt.at.timestamp_millis();
-        delivery.attempts.push(attempt);
-        match result {
-            AttemptResult::Delivered => {
-                delivery.status = DeliveryStatus::Delivered;
-                self.tree(T::DoneatDeliveryidUnit)
-                    .insert(due_key(now_ms, id), EMPTY)?;
+        reports: Vec<AttemptReport>,
+        policy: RetryPolicy,
+    ) -> Result<Vec<Recorded>> {
+        let limits = self.limits.clone();
+        let caches = Arc::clone(&self.caches);
+        self.write(move |db| {
+            let mut set = WriteSet::default();
+            let mut books = Books::default();
+            let mut removed = Vec::new();
+            let mut out = Vec::with_capacity(reports.len());
+            for report in reports {
+                out.push(record_one(
+                    db,
+                    &mut set,
+                    &mut books,
+                    report,
+                    &policy,
+                    &limits,
+                    &mut removed,
+                )?);
             }
-            AttemptResult::Retry { due } => {
-                delivery.retries_used += 1;
-                delivery.due_ms = Some(due.timestamp_millis());
-                self.tree(T::DueDeliveryidUnit)
-                    .insert(due_key(due.timestamp_millis(), id), EMPTY)?;
+            books.stage(&mut set);
+            for id in &removed {
+                caches.subscriptions.invalidate(id);
             }
-            AttemptResult::Failed { reason } => {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.failure = Some(reason.to_owned());
-            }
-        }
-        let bytes =
-            serde_json::to_vec(&delivery).map_err(|source| super::StorageError::Corrupt {
-                tree: T::DeliveryidDelivery.name(),
-                source,
-            })?;
-        self.tree(T::DeliveryidDelivery)
-            .insert(id.as_bytes(), bytes)?;
-        if let Some(due_ms) = old_due {
-            self.tree(T::DueDeliveryidUnit)
-                .remove(due_key(due_ms, id))?;
-        }
-        Ok(Some(delivery))
+            db.commit(set)?;
+            Ok(out)
+        })
+        .await
     }
 
-    /// Queues a delivery again, due at `now`, with `retries_used` set so that it gets the
-    /// attempts that remain of the schedule from there (the caller chooses how many).
-    pub fn requeue_delivery(
+    /// Queues a delivery again, due at `now` (see `DeliveryState::requeue`).
+    pub async fn requeue_delivery(
         &self,
         id: DeliveryId,
         now: DateTime<Utc>,
-        retries_used: usize,
+        schedule_len: usize,
     ) -> Result<Option<Delivery>> {
-        let _guard = self.delivery_guard();
-        let Some(mut delivery) = self.delivery(id)? else {
-            return Ok(None);
-        };
-        let mut set = WriteSet::default();
-        if let Some(due_ms) = delivery.due_ms.take() {
-            set.remove(T::DueDeliveryidUnit, due_key(due_ms, id));
-        }
-        if delivery.status == DeliveryStatus::Delivered
-            && let Some(done) = delivery.attempts.last()
-        {
-            set.remove(
-                T::DoneatDeliveryidUnit,
-                due_key(done.at.timestamp_millis(), id),
-            );
-        }
-        let due_ms = now.timestamp_millis();
-        delivery.status = DeliveryStatus::Pending;
-        delivery.failure = None;
-        delivery.due_ms = Some(due_ms);
-        delivery.retries_used = retries_used;
-        set.put(T::DueDeliveryidUnit, due_key(due_ms, id), EMPTY);
-        set.put_json(T::DeliveryidDelivery, id.as_bytes(), &delivery)?;
-        self.commit(set)?;
-        Ok(Some(delivery))
+        self.write(move |db| {
+            let Some(mut found) = find(db, id)? else {
+                return Ok(None);
+            };
+            let StoredState::Live(state) = &mut found.state else {
+                return Ok(None);
+            };
+            let mut set = WriteSet::default();
+            let mut books = Books::default();
+            match state.status {
+                DeliveryStatus::Pending => {}
+                DeliveryStatus::Delivered => books.reopened(db, &mut set, found.event)?,
+                DeliveryStatus::Failed => {
+                    books.reopened(db, &mut set, found.event)?;
+                    let failed_ms = state.attempts.last().map_or(0, |a| a.at.timestamp_millis());
+                    let key = keys::tenant_failed(&found.fanout.tenant, failed_ms, id);
+                    if db.get(T::TenantFailedmsDeliveryid, &key)?.is_some() {
+                        set.remove(T::TenantFailedmsDeliveryid, key);
+                        let counts = books.counts(db, &found.fanout.tenant)?;
+                        counts.failed_deliveries = counts.failed_deliveries.saturating_sub(1);
+                    }
+                }
+            }
+            state.requeue(now.timestamp_millis(), schedule_len);
+            set.put(T::DeliveryidState, id.as_bytes(), found.state.encode()?);
+            books.stage(&mut set);
+            db.commit(set)?;
+            Ok(assemble(&found))
+        })
+        .await
     }
 
     /// A page of the instance's deliveries, newest first, filtered.
     pub fn deliveries(&self, instance: InstanceId, query: &DeliveryQuery) -> Result<DeliveryPage> {
-        let start = instance_key(instance, DeliveryId(uuid::Uuid::nil()));
-        let end = match query.after {
-            Some(after) => instance_key(instance, after),
-            None => instance_key(instance, DeliveryId(uuid::Uuid::max())),
-        };
+        let db = self.db()?;
+        let prefix = instance.as_bytes().to_vec();
+        // Where to resume: the event of the last delivery listed, and the index below it.
+        let mut resume: Option<(EventId, u32)> = None;
+        let mut end = keys::instance_event(instance, i64::MAX, EventId(uuid::Uuid::max()));
+        if let Some(after) = query.after
+            && let Some(found) = find(&db, after)?
+        {
+            resume = Some((found.event, found.index));
+            end = keys::instance_event(instance, found.fanout.created_ms(), found.event);
+            // Include the cursor's own event: its remaining targets come first.
+            end.push(0);
+        }
         let mut deliveries = Vec::new();
-        let mut more = false;
-        for key in self
-            .tree(T::InstanceDeliveryidUnit)
-            .range(start..end)
+        for key in db
+            .tree(T::InstanceCreatedmsEventid)
+            .range(prefix.clone()..end)
             .keys()
             .rev()
         {
-            let Some(id) = trailing_id(&key?) else {
-                continue;
-            };
-            let Some(delivery) = self.delivery(id)? else {
-                continue;
-            };
-            let wanted = query.status.is_none_or(|s| s == delivery.status)
-                && query
-                    .subscription
-                    .is_none_or(|s| s == delivery.subscription_id);
-            if !wanted {
-                continue;
-            }
-            if deliveries.len() == query.limit {
-                more = true;
-                break;
-            }
-            deliveries.push(delivery);
-        }
-        Ok(DeliveryPage { deliveries, more })
-    }
-
-    /// Removes delivered records whose last attempt is older than `before`; returns how many.
-    /// Pending and failed records stay (they are the queue and the dead letters). An event
-    /// goes with the last of its deliveries.
-    pub fn prune_delivered(&self, before: DateTime<Utc>, max: usize) -> Result<usize> {
-        let end = due_key(before.timestamp_millis(), DeliveryId(uuid::Uuid::nil()));
-        // Held throughout, so that a manual retry cannot revive a record being pruned.
-        let _guard = self.delivery_guard();
-        let mut set = WriteSet::default();
-        let mut pruned = 0;
-        let mut per_event: std::collections::HashMap<EventId, u64> = Default::default();
-        for key in self
-            .tree(T::DoneatDeliveryidUnit)
-            .range(..end.clone())
-            .keys()
-            .take(max)
-        {
             let key = key?;
-            if let Some(id) = trailing_id(&key)
-                && let Some(bytes) = self.tree(T::DeliveryidDelivery).get(id.as_bytes())?
-            {
-                let delivery: Delivery = decode(T::DeliveryidDelivery, &bytes)?;
-                if delivery.status != DeliveryStatus::Delivered {
-                    // Retried since, or a crash left the entry ahead of its record.
-                    set.remove(T::DoneatDeliveryidUnit, key.to_vec());
+            let event = EventId(keys::trailing_uuid(&key).ok_or(StorageError::Corrupt {
+                tree: T::InstanceCreatedmsEventid.name(),
+                detail: "a key that is not an event id".into(),
+            })?);
+            let Some(fanout) = read_fanout(&db, event)? else {
+                continue;
+            };
+            let below = match resume {
+                Some((cursor, index)) if cursor == event => index,
+                _ => fanout.targets.len() as u32,
+            };
+            for index in (0..below).rev() {
+                let target = &fanout.targets[index as usize];
+                if query
+                    .subscription
+                    .is_some_and(|s| s != target.subscription_id)
+                {
                     continue;
                 }
-                set.remove(T::DeliveryidDelivery, id.as_bytes());
-                set.remove(
-                    T::InstanceDeliveryidUnit,
-                    instance_key(delivery.instance_id, id),
-                );
-                *per_event.entry(delivery.event_id).or_default() += 1;
-            }
-            set.remove(T::DoneatDeliveryidUnit, key.to_vec());
-            pruned += 1;
-        }
-        // Events that matched no subscription, past retention.
-        let unmatched = self.tree(T::CreatedmsEventidUnmatched);
-        for key in unmatched.range(..end).keys().take(max) {
-            let key = key?;
-            if let Some(event) = super::keys::trailing_uuid(&key) {
-                set.remove(T::EventidEvent, event.as_bytes().to_vec());
-            }
-            set.remove(T::CreatedmsEventidUnmatched, key.to_vec());
-        }
-        for (event, gone) in per_event {
-            let counter = self.tree(T::EventidUnpruned).get(event.as_bytes())?;
-            let left = counter
-                .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-                .map_or(0, u64::from_be_bytes)
-                .saturating_sub(gone);
-            if left == 0 {
-                set.remove(T::EventidEvent, event.as_bytes());
-                set.remove(T::EventidUnpruned, event.as_bytes());
-            } else {
-                set.put(T::EventidUnpruned, event.as_bytes(), left.to_be_bytes());
+                let id = fanout
+                    .delivery_id(event, index)
+                    .ok_or(StorageError::Bug("a target in range"))?;
+                let found = Found {
+                    id,
+                    event,
+                    index,
+                    state: read_state(&db, id, &fanout)?,
+                    fanout: fanout.clone(),
+                };
+                let Some(delivery) = assemble(&found) else {
+                    continue;
+                };
+                if query.status.is_some_and(|s| s != delivery.status) {
+                    continue;
+                }
+                if deliveries.len() == query.limit {
+                    return Ok(DeliveryPage {
+                        deliveries,
+                        more: true,
+                    });
+                }
+                deliveries.push(delivery);
             }
         }
-        if !set.ops.is_empty() {
-            self.commit(set)?;
-        }
-        Ok(pruned)
+        Ok(DeliveryPage {
+            deliveries,
+            more: false,
+        })
     }
 
-    /// Counts one more 404 in a row from the subscription's callback; returns the count.
-    pub fn note_not_found(&self, id: SubscriptionId) -> Result<u32> {
-        let tree = self.tree(T::SubscriptionidNotfoundcount);
-        let updated = tree.update_and_fetch(id.as_bytes(), |old| {
-            let count = old
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map_or(0, u32::from_be_bytes);
-            Some(count.saturating_add(1).to_be_bytes().to_vec())
-        })?;
-        Ok(updated
-            .and_then(|b| <[u8; 4]>::try_from(b.as_ref()).ok())
-            .map_or(1, u32::from_be_bytes))
-    }
-
-    /// Any answer other than 404 ends a run of 404s. Read first: almost always there is no
-    /// run, and a read costs far less than a write on every delivery.
-    pub fn clear_not_found(&self, id: SubscriptionId) -> Result<()> {
-        let tree = self.tree(T::SubscriptionidNotfoundcount);
-        if tree.contains_key(id.as_bytes())? {
-            tree.remove(id.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    fn delivery_guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        // Writes are transactions, so a poisoned lock left nothing half-written.
-        self.delivery_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Duration;
-
-    use super::*;
-    use crate::domain::TenantId;
-
-    fn pending(store: &Store, instance: InstanceId, now: DateTime<Utc>) -> Delivery {
-        let delivery = Delivery {
-            id: DeliveryId::new_ordered(),
-            event_id: EventId::new(),
-            subscription_id: SubscriptionId::new(),
-            instance_id: instance,
-            tenant: TenantId::parse("t").unwrap(),
-            host: "example.com:443".into(),
-            status: DeliveryStatus::Pending,
-            created_at: now,
-            due_ms: Some(now.timestamp_millis()),
-            retries_used: 0,
-            failure: None,
-            attempts: Vec::new(),
-        };
-        let mut set = WriteSet::default();
-        store.stage_delivery(&mut set, &delivery).unwrap();
-        store.commit(set).unwrap();
-        delivery
-    }
-
-    fn attempt(at: DateTime<Utc>) -> AttemptRecord {
-        AttemptRecord {
-            at,
-            status_code: Some(200),
-            error: None,
-            duration_ms: 1,
-        }
-    }
-
-    #[test]
-    fn delivered_records_and_their_events_are_pruned_after_retention_and_failed_ones_are_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let instance = InstanceId::new();
-        let now = Utc::now();
-        let old = now - Duration::days(8);
-        let (done_old, done_new, dead) = (
-            pending(&store, instance, old),
-            pending(&store, instance, now),
-            pending(&store, instance, old),
-        );
-        store
-            .record_attempt(done_old.id, attempt(old), AttemptResult::Delivered)
-            .unwrap();
-        store
-            .record_attempt(done_new.id, attempt(now), AttemptResult::Delivered)
-            .unwrap();
-        store
-            .record_attempt(
-                dead.id,
-                attempt(old),
-                AttemptResult::Failed { reason: "rejected" },
-            )
-            .unwrap();
-        assert!(store.pending_deliveries().unwrap().is_empty());
-        for (delivery, count) in [(&done_old, 1u64), (&dead, 1)] {
-            let id = delivery.event_id;
-            store
-                .tree(T::EventidEvent)
-                .insert(id.as_bytes(), b"{}")
-                .unwrap();
-            store
-                .tree(T::EventidUnpruned)
-                .insert(id.as_bytes(), &count.to_be_bytes())
-                .unwrap();
-        }
-        let unmatched = EventId::new();
-        store
-            .tree(T::EventidEvent)
-            .insert(unmatched.as_bytes(), b"{}")
-            .unwrap();
-        store
-            .tree(T::CreatedmsEventidUnmatched)
-            .insert(time_key(old.timestamp_millis(), unmatched.as_bytes()), b"")
-            .unwrap();
-
-        assert_eq!(
-            store.prune_delivered(now - Duration::days(7), 100).unwrap(),
-            1
-        );
-        assert!(store.delivery(done_old.id).unwrap().is_none());
-        assert!(store.delivery(done_new.id).unwrap().is_some());
-        assert!(store.delivery(dead.id).unwrap().is_some());
-        let event_kept = |d: &Delivery| {
-            store
-                .tree(T::EventidEvent)
-                .contains_key(d.event_id.as_bytes())
-                .unwrap()
-        };
-        assert!(!event_kept(&done_old), "its last delivery was pruned");
-        assert!(event_kept(&dead), "a failed delivery may be retried");
-        let unmatched_kept = store
-            .tree(T::EventidEvent)
-            .contains_key(unmatched.as_bytes())
-            .unwrap();
-        assert!(
-            !unmatched_kept,
-            "an event that matched nothing goes after retention"
-        );
-        let all = DeliveryQuery {
-            status: None,
-            subscription: None,
-            after: None,
-            limit: 10,
-        };
-        assert_eq!(
-            store.deliveries(instance, &all).unwrap().deliveries.len(),
-            2
-        );
-    }
-
-    #[test]
-    fn a_retry_moves_the_due_entry_and_pending_deliveries_survive_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = Utc::now();
-        let delivery = {
-            let store = Store::open(dir.path()).unwrap();
-            let delivery = pending(&store, InstanceId::new(), now);
-            let due = now + Duration::seconds(30);
-            store
-                .record_attempt(delivery.id, attempt(now), AttemptResult::Retry { due })
-                .unwrap();
-            delivery
-        };
-        let store = Store::open(dir.path()).unwrap();
-        let queued = store.pending_deliveries().unwrap();
-        assert_eq!(queued.len(), 1);
-        assert_eq!(queued[0].id, delivery.id);
-        assert_eq!(
-            queued[0].due_ms,
-            (now + Duration::seconds(30)).timestamp_millis()
-        );
+    /// Prunes what is past its retention: events whose deliveries were all delivered before
+    /// `delivered_before` (a dead letter keeps its event, and only its delivered siblings
+    /// go), and idempotency records stored before the idempotency retention. At most `max`
+    /// of each per call; returns how many deliveries and records went.
+    pub async fn prune(
+        &self,
+        delivered_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        max: usize,
+    ) -> Result<usize> {
+        let keys_before = now
+            - chrono::Duration::from_std(self.limits.idempotency_retention)
+                .map_err(|_| StorageError::Bug("a bounded retention"))?;
+        let caches = Arc::clone(&self.caches);
+        self.write(move |db| {
+            let mut set = WriteSet::default();
+            let end = keys::time_key(delivered_before.timestamp_millis(), &[]);
+            let mut pruned = 0;
+            let done: Vec<_> = db
+                .tree(T::DoneatmsEventid)
+                .range(..end)
+                .keys()
+                .take(max)
+                .collect::<Result<_, _>>()?;
+            for key in done {
+                set.remove(T::DoneatmsEventid, key.to_vec());
+                let Some(event) = keys::trailing_uuid(&key).map(EventId) else {
+                    continue;
+                };
+                let Some(fanout) = read_fanout(db, event)? else {
+                    continue;
+                };
+                let mut dead_letters = false;
+                let mut delivered = Vec::new();
+                for index in 0..fanout.targets.len() as u32 {
+                    let id = fanout
+                        .delivery_id(event, index)
+                        .ok_or(StorageError::Bug("a target in range"))?;
+                    match read_state(db, id, &fanout)? {
+                        StoredState::Live(state) if state.status == DeliveryStatus::Delivered => {
+                            delivered.push(id)
+                        }
+                        StoredState::Live(_) => dead_letters = true,
+                        StoredState::Pruned => {}
+                    }
+                }
+                pruned += delivered.len();
+                if dead_letters {
+                    for id in delivered {
+                        set.put(
+                            T::DeliveryidState,
+                            id.as_bytes(),
+                            StoredState::Pruned.encode()?,
+                        );
+                    }
+                    // The progress record keeps no done time: the event is not done-indexed.
+                    let mut progress = read_progress(db, event)?;
+                    progress.done_ms = None;
+                    set.put(T::EventidProgress, event.as_bytes(), progress.encode());
+                } else {
+                    remove_event(db, &mut set, event, &fanout)?;
+                    caches.events.invalidate(&event);
+                    caches.fanouts.invalidate(&event);
+                }
+            }
+            pruned += super::reports::prune_idempotency(db, &mut set, keys_before, max)?;
+            db.commit(set)?;
+            Ok(pruned)
+        })
+        .await
     }
 }

@@ -1,30 +1,32 @@
-//! Turning a report into catalog changes, an event and its matched subscriptions, in one
-//! atomic write. Threshold subscriptions are found by a range scan of the threshold index.
+//! Accepting a report: the catalog change, the event and its outbox record, and the
+//! idempotency record, in one atomic write that is durable before the method returns. The
+//! rules (which event, which audience) are `Report::apply`'s; this module persists them.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Result, StorageError, Store, T, WriteSet, keys};
-use crate::domain::catalog::LastRefresh;
+use super::db::{Db, T, WriteSet};
+use super::subscriptions::{audience, put_tenant_counts, tenant_counts};
+use super::{Result, StorageError, Store, keys, outbox};
 use crate::domain::report::{RefreshReport, RunReport};
-use crate::domain::{
-    CatalogItem, CatalogKind, Delivery, Event, EventDetails, EventId, InstanceId, ItemId, Queued,
-    Report, RunStatus, Subscription, SubscriptionId, TenantId, TriggerKind,
-};
+use crate::domain::{EventId, InstanceId, Queued, Report, TenantId};
 
 /// A caller-chosen key that makes a retried report a no-op, scoped to tenant, instance and
 /// report kind.
-pub struct IdempotencyKey<'a> {
-    pub tenant: &'a TenantId,
+pub struct IdempotencyKey {
+    pub tenant: TenantId,
     pub instance: InstanceId,
     pub route: &'static str,
-    pub key: &'a str,
+    pub key: String,
 }
 
-impl IdempotencyKey<'_> {
-    fn storage_key(&self) -> Vec<u8> {
-        let mut key = keys::tenant_instance(self.tenant, self.instance);
+impl IdempotencyKey {
+    pub(super) fn storage_key(&self) -> Vec<u8> {
+        let mut key = keys::tenant_instance(&self.tenant, self.instance);
         key.extend_from_slice(self.route.as_bytes());
         key.push(0);
         key.extend_from_slice(self.key.as_bytes());
@@ -34,9 +36,9 @@ impl IdempotencyKey<'_> {
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StoredOutcome {
-    fingerprint: String,
-    event_ids: Vec<EventId>,
+pub(super) struct StoredOutcome {
+    pub(super) fingerprint: String,
+    pub(super) event_ids: Vec<EventId>,
 }
 
 pub struct ReportOutcome {
@@ -47,288 +49,225 @@ pub struct ReportOutcome {
     pub deliveries: Vec<Queued>,
 }
 
-fn fingerprint(report: &Report) -> String {
-    let bytes = serde_json::to_vec(report).unwrap_or_default();
-    let digest = Sha256::digest(bytes);
+fn time(at: Option<DateTime<Utc>>) -> Value {
+    at.map_or(Value::Null, |at| json!(at))
+}
+
+fn refresh_json(r: &RefreshReport) -> Value {
+    json!({
+        "dataSourceId": r.data_source_id.as_str(),
+        "dataSourceName": r.data_source_name,
+        "refreshId": r.refresh_id,
+        "status": r.status.as_str(),
+        "startedAt": time(r.started_at),
+        "finishedAt": time(r.finished_at),
+        "rowCount": r.row_count,
+        "errorCode": r.error_code,
+        "errorMessage": r.error_message,
+    })
+}
+
+fn run_json(r: &RunReport) -> Value {
+    let counts: Map<String, Value> = r
+        .counts
+        .iter()
+        .map(|(name, count)| (name.clone(), json!(count)))
+        .collect();
+    json!({
+        "kind": r.kind.as_str(),
+        "runId": r.run_id,
+        "status": r.status.as_str(),
+        "startedAt": time(r.started_at),
+        "finishedAt": time(r.finished_at),
+        "counts": counts,
+    })
+}
+
+/// A digest of everything the report says, so that a key reused for a different report is
+/// refused. Written out field by field, as the first release's JSON of a report, so that a
+/// renamed Rust field cannot turn a retried report into a conflict after an upgrade
+/// (`golden.rs` checks it against a stored record).
+pub(super) fn fingerprint(report: &Report) -> String {
+    let value = match report {
+        Report::DataSourceRefresh(r) => json!({ "dataSourceRefresh": refresh_json(r) }),
+        Report::SegmentSize {
+            segment_id,
+            segment_name,
+            member_count,
+        } => json!({ "segmentSize": {
+            "segmentId": segment_id.as_str(),
+            "segmentName": segment_name,
+            "memberCount": member_count,
+        }}),
+        Report::MeasureValue {
+            measure_id,
+            measure_name,
+            value,
+        } => json!({ "measureValue": {
+            "measureId": measure_id.as_str(),
+            "measureName": measure_name,
+            "value": value,
+        }}),
+        Report::Run(r) => json!({ "run": run_json(r) }),
+    };
+    let digest = Sha256::digest(value.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Store {
     /// Applies `report` to the instance: updates the catalog, records the event it causes (if
-    /// any) and returns the subscriptions it reaches. Everything, including the idempotency
-    /// record, is written in one transaction; the caller flushes before answering.
-    pub fn record_report(
+    /// any) with one outbox delivery per subscription it reaches, and returns the deliveries
+    /// to dispatch. With an idempotency key, a report seen before answers what it did then.
+    pub async fn record_report(
         &self,
         instance: InstanceId,
         report: Report,
-        idempotency: Option<IdempotencyKey<'_>>,
+        idempotency: Option<IdempotencyKey>,
         now: DateTime<Utc>,
     ) -> Result<ReportOutcome> {
-        let _guard = self.lock();
-        let print = fingerprint(&report);
-        if let Some(key) = &idempotency {
-            let stored: Option<StoredOutcome> =
-                self.get_json(T::IdempotencykeyOutcome, &key.storage_key())?;
-            if let Some(stored) = stored {
-                if stored.fingerprint != print {
-                    return Err(StorageError::IdempotencyConflict);
+        let limits = self.limits.clone();
+        let caches = Arc::clone(&self.caches);
+        self.write(move |db| {
+            let print = fingerprint(&report);
+            let mut set = WriteSet::default();
+            if let Some(key) = &idempotency {
+                let stored: Option<StoredOutcome> =
+                    db.get_json(T::IdempotencykeyOutcome, &key.storage_key())?;
+                if let Some(stored) = stored {
+                    if stored.fingerprint != print {
+                        return Err(StorageError::IdempotencyConflict);
+                    }
+                    return Ok(ReportOutcome {
+                        event_ids: stored.event_ids,
+                        new_events: 0,
+                        deliveries: Vec::new(),
+                    });
                 }
-                return Ok(ReportOutcome {
-                    event_ids: stored.event_ids,
-                    new_events: 0,
-                    deliveries: Vec::new(),
-                });
+                let mut counts = tenant_counts(db, &key.tenant)?;
+                if counts.idempotency_keys >= limits.idempotency_keys_per_tenant {
+                    return Err(StorageError::Quota {
+                        what: "idempotency keys",
+                        limit: limits.idempotency_keys_per_tenant,
+                    });
+                }
+                counts.idempotency_keys += 1;
+                put_tenant_counts(&mut set, &key.tenant, counts);
             }
-        }
-
-        let mut set = WriteSet::default();
-        let caused = match report {
-            Report::DataSourceRefresh(refresh) => self.refresh(instance, refresh, now, &mut set)?,
-            Report::SegmentSize {
-                segment_id,
-                segment_name,
-                member_count,
-            } => self.observe(
-                instance,
-                CatalogKind::Segment,
-                segment_id,
-                segment_name,
-                member_count as f64,
-                now,
-                &mut set,
-            )?,
-            Report::MeasureValue {
-                measure_id,
-                measure_name,
-                value,
-            } => self.observe(
-                instance,
-                CatalogKind::Measure,
-                measure_id,
-                measure_name,
-                value,
-                now,
-                &mut set,
-            )?,
-            Report::Run(run) => Some(self.run(instance, run, now)?),
-        };
-
-        let mut outcome = ReportOutcome {
-            event_ids: Vec::new(),
-            new_events: 0,
-            deliveries: Vec::new(),
-        };
-        if let Some((event, subscriptions)) = caused {
-            // The outbox: the event and one delivery per matched subscription, in the same
-            // transaction, so an accepted event always has its deliveries on disk.
-            set.put_json(T::EventidEvent, event.id.as_bytes(), &event)?;
-            for subscription in &subscriptions {
-                let delivery = Delivery::new(event.id, subscription, now);
-                self.stage_delivery(&mut set, &delivery)?;
-                outcome.deliveries.extend(delivery.queued());
-            }
-            if subscriptions.is_empty() {
-                // Nothing will deliver it: it goes after the retention period.
-                let key = super::outbox::time_key(now.timestamp_millis(), event.id.as_bytes());
-                set.put(T::CreatedmsEventidUnmatched, key, []);
-            } else {
-                // The event goes when the last of its deliveries is pruned.
-                let count = subscriptions.len() as u64;
-                set.put(T::EventidUnpruned, event.id.as_bytes(), count.to_be_bytes());
-            }
-            outcome.event_ids.push(event.id);
-            outcome.new_events += 1;
-        }
-        if let Some(key) = &idempotency {
-            let stored = StoredOutcome {
-                fingerprint: print,
-                event_ids: outcome.event_ids.clone(),
-            };
-            set.put_json(T::IdempotencykeyOutcome, key.storage_key(), &stored)?;
-        }
-        self.commit(set)?;
-        Ok(outcome)
-    }
-
-    pub fn event(&self, id: EventId) -> Result<Option<Event>> {
-        self.get_json(T::EventidEvent, id.as_bytes())
-    }
-
-    /// The catalog item, created when unknown, with a better name when the report has one.
-    fn known_item(
-        &self,
-        instance: InstanceId,
-        kind: CatalogKind,
-        id: &ItemId,
-        name: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Result<CatalogItem> {
-        let mut item = self
-            .catalog_item(instance, kind, id)?
-            .unwrap_or_else(|| CatalogItem {
-                id: id.clone(),
-                kind,
-                name: id.to_string(),
-                value: None,
-                last_refresh: None,
-                updated_at: now,
-            });
-        if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
-            item.name = name;
-        }
-        item.updated_at = now;
-        Ok(item)
-    }
-
-    fn refresh(
-        &self,
-        instance: InstanceId,
-        report: RefreshReport,
-        now: DateTime<Utc>,
-        set: &mut WriteSet,
-    ) -> Result<Option<(Event, Vec<Subscription>)>> {
-        let mut item = self.known_item(
-            instance,
-            CatalogKind::DataSource,
-            &report.data_source_id,
-            report.data_source_name.clone(),
-            now,
-        )?;
-        let refresh_id = report
-            .refresh_id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        item.last_refresh = Some(LastRefresh {
-            refresh_id: refresh_id.clone(),
-            status: report.status,
-            finished_at: report.finished_at,
-            row_count: report.row_count,
-            error_code: report.error_code.clone(),
-        });
-        set.put_json(
-            T::CatalogkeyItem,
-            keys::catalog_item(instance, CatalogKind::DataSource, &item.id),
-            &item,
-        )?;
-        let trigger = match report.status {
-            RunStatus::Succeeded => TriggerKind::DataSourceRefreshSucceeded,
-            RunStatus::Failed => TriggerKind::DataSourceRefreshFailed,
-        };
-        let subscriptions: Vec<_> = self
-            .subscriptions_of(instance, trigger)?
-            .into_iter()
-            .filter(|sub| sub.filter.accepts_data_source(&item.id))
-            .collect();
-        let event = Event {
-            id: EventId::new(),
-            instance_id: instance,
-            trigger,
-            occurred_at: now,
-            details: EventDetails::Refresh {
-                data_source_id: item.id,
-                data_source_name: item.name,
-                refresh_id,
-                status: report.status,
-                started_at: report.started_at,
-                finished_at: report.finished_at,
-                row_count: report.row_count,
-                error_code: report.error_code,
-                error_message: report.error_message,
-            },
-        };
-        Ok(Some((event, subscriptions)))
-    }
-
-    /// Records a new value of a segment or measure. Every subscription of the item shares the
-    /// item's observation history from its creation on, and its baseline is the item's value
-    /// at creation, so the baseline of each is the item's previous value: the subscriptions
-    /// crossed are exactly those with a threshold in `[previous, new)`, one range scan.
-    #[allow(clippy::too_many_arguments)]
-    fn observe(
-        &self,
-        instance: InstanceId,
-        kind: CatalogKind,
-        id: ItemId,
-        name: Option<String>,
-        value: f64,
-        now: DateTime<Utc>,
-        set: &mut WriteSet,
-    ) -> Result<Option<(Event, Vec<Subscription>)>> {
-        let mut item = self.known_item(instance, kind, &id, name, now)?;
-        let previous = item.value.replace(value);
-        set.put_json(
-            T::CatalogkeyItem,
-            keys::catalog_item(instance, kind, &id),
-            &item,
-        )?;
-        let Some(previous) = previous.filter(|p| *p < value) else {
-            return Ok(None);
-        };
-        let prefix = keys::threshold_prefix(instance, kind, &id);
-        let range = keys::threshold_bound(&prefix, previous)..keys::threshold_bound(&prefix, value);
-        let mut crossed = Vec::new();
-        for key in self.tree(T::ThresholdkeyUnit).range(range).keys() {
-            let Some(sub_id) = keys::trailing_uuid(&key?) else {
-                continue;
-            };
-            if let Some(sub) = self.subscription(SubscriptionId(sub_id))? {
-                debug_assert!(
-                    sub.threshold()
-                        .is_some_and(|t| t.is_crossed(Some(previous), value))
+            let outcome = apply(db, &mut set, instance, report, now)?;
+            if let Some(key) = &idempotency {
+                let storage_key = key.storage_key();
+                let stored = StoredOutcome {
+                    fingerprint: print,
+                    event_ids: outcome.event_ids.clone(),
+                };
+                set.put_json(T::IdempotencykeyOutcome, storage_key.clone(), &stored)?;
+                set.put(
+                    T::CreatedmsIdempotencykey,
+                    keys::time_key(now.timestamp_millis(), &storage_key),
+                    [],
                 );
-                crossed.push(sub);
             }
-        }
-        if crossed.is_empty() {
-            return Ok(None);
-        }
-        let trigger = match kind {
-            CatalogKind::Segment => TriggerKind::SegmentThresholdCrossed,
-            _ => TriggerKind::MeasureThresholdCrossed,
-        };
-        let event = Event {
-            id: EventId::new(),
-            instance_id: instance,
-            trigger,
-            occurred_at: now,
-            details: EventDetails::ValueChanged {
-                kind,
-                item_id: id,
-                item_name: item.name,
-                previous,
-                value,
-            },
-        };
-        Ok(Some((event, crossed)))
+            db.commit(set)?;
+            for id in &outcome.event_ids {
+                caches.events.invalidate(id);
+                caches.fanouts.invalidate(id);
+            }
+            Ok(outcome)
+        })
+        .await
     }
+}
 
-    fn run(
-        &self,
-        instance: InstanceId,
-        report: RunReport,
-        now: DateTime<Utc>,
-    ) -> Result<(Event, Vec<Subscription>)> {
-        let trigger = match report.kind {
-            crate::domain::RunKind::Unification => TriggerKind::UnificationCompleted,
-            crate::domain::RunKind::FullRefresh => TriggerKind::FullRefreshCompleted,
-        };
-        let subscriptions = self.subscriptions_of(instance, trigger)?;
-        let event = Event {
-            id: EventId::new(),
-            instance_id: instance,
-            trigger,
-            occurred_at: now,
-            details: EventDetails::Run {
-                kind: report.kind,
-                run_id: report
-                    .run_id
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                status: report.status,
-                started_at: report.started_at,
-                finished_at: report.finished_at,
-                counts: report.counts,
-            },
-        };
-        Ok((event, subscriptions))
+/// Stages the catalog change and the event with its outbox record.
+fn apply(
+    db: &Db,
+    set: &mut WriteSet,
+    instance: InstanceId,
+    report: Report,
+    now: DateTime<Utc>,
+) -> Result<ReportOutcome> {
+    let known = match report.catalog_key() {
+        Some((kind, id)) => {
+            db.get_json(T::CatalogkeyItem, &keys::catalog_item(instance, kind, id))?
+        }
+        None => None,
+    };
+    let applied = report.apply(known, instance, now);
+    if let Some(item) = &applied.item {
+        set.put_json(
+            T::CatalogkeyItem,
+            keys::catalog_item(instance, item.kind, &item.id),
+            item,
+        )?;
+    }
+    let mut outcome = ReportOutcome {
+        event_ids: Vec::new(),
+        new_events: 0,
+        deliveries: Vec::new(),
+    };
+    let Some((mut event, reached)) = applied.event else {
+        return Ok(outcome);
+    };
+    let subscriptions = audience(db, instance, &reached)?;
+    if subscriptions.is_empty() && reached.event_needs_subscribers() {
+        return Ok(outcome);
+    }
+    if !subscriptions.is_empty() {
+        outcome.deliveries = outbox::stage_event(db, set, &mut event, &subscriptions, now)?;
+    }
+    outcome.event_ids.push(event.id);
+    outcome.new_events = 1;
+    Ok(outcome)
+}
+
+/// Removes idempotency records older than the retention; returns how many.
+pub(super) fn prune_idempotency(
+    db: &Db,
+    set: &mut WriteSet,
+    before: DateTime<Utc>,
+    max: usize,
+) -> Result<usize> {
+    let end = keys::time_key(before.timestamp_millis(), &[]);
+    let mut pruned = 0;
+    let mut per_tenant: std::collections::HashMap<TenantId, u64> = Default::default();
+    for key in db
+        .tree(T::CreatedmsIdempotencykey)
+        .range(..end)
+        .keys()
+        .take(max)
+    {
+        let key = key?;
+        let storage_key = key.get(8..).unwrap_or_default();
+        set.remove(T::IdempotencykeyOutcome, storage_key);
+        set.remove(T::CreatedmsIdempotencykey, key.to_vec());
+        if let Some(tenant) = keys::leading_tenant(storage_key) {
+            *per_tenant.entry(tenant).or_default() += 1;
+        }
+        pruned += 1;
+    }
+    for (tenant, gone) in per_tenant {
+        let mut counts = tenant_counts(db, &tenant)?;
+        counts.idempotency_keys = counts.idempotency_keys.saturating_sub(gone);
+        put_tenant_counts(set, &tenant, counts);
+    }
+    Ok(pruned)
+}
+
+impl Store {
+    /// An event, from the cache that deliveries share.
+    pub fn event(&self, id: EventId) -> Result<Option<Arc<crate::domain::Event>>> {
+        let db = self.db()?;
+        let cache = &self.caches.events;
+        if let Some(found) = cache.get(&id) {
+            return Ok(Some(found));
+        }
+        let generation = cache.generation();
+        let found = db
+            .get_json::<crate::domain::Event>(T::EventidEvent, id.as_bytes())?
+            .map(Arc::new);
+        if let Some(found) = &found {
+            cache.fill(id, Arc::clone(found), generation);
+        }
+        Ok(found)
     }
 }

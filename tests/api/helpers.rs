@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use insights_connector::config::{Settings, parse_duration, parse_rate_limit, parse_schedule};
+use insights_connector::clock::{ManualClock, no_jitter};
+use insights_connector::config::{
+    Quotas, Settings, parse_duration, parse_rate_limit, parse_schedule,
+};
+use insights_connector::delivery::{Dispatcher, Mode};
 use insights_connector::domain::{NewApiKey, TenantId};
 
 pub use crate::identity::{AUDIENCE, ISSUERS, JwksServer};
-use insights_connector::startup::Application;
+use insights_connector::startup::{Application, Controls};
 use insights_connector::storage::Store;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -210,6 +214,9 @@ pub struct TestAppBuilder {
     delivery_timeout: String,
     per_host: usize,
     not_found_limit: u32,
+    quotas: Quotas,
+    /// Deliveries run only through `run_due`, on this clock.
+    manual: Option<Arc<ManualClock>>,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -225,6 +232,8 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         delivery_timeout: "2s".into(),
         per_host: 8,
         not_found_limit: 3,
+        quotas: Quotas::default(),
+        manual: None,
     }
 }
 
@@ -298,6 +307,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// Per-tenant limits.
+    pub fn quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// Deliveries wait for `TestApp::run_due`, on a clock that moves only by
+    /// `TestApp::advance`, and retries get no jitter.
+    pub fn manual_deliveries(mut self) -> Self {
+        self.manual = Some(ManualClock::starting_at(chrono::Utc::now()));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
@@ -317,6 +339,7 @@ impl TestAppBuilder {
                 }
                 api_keys.push(new.key);
             }
+            store.close().await.unwrap();
         }
         let azure_ad = self.jwks_url.is_some();
         let list = |items: &str| -> Vec<String> {
@@ -347,8 +370,20 @@ impl TestAppBuilder {
             aad_resource_uri: None,
             rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),
             report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
+            quotas: self.quotas,
         };
-        let app = build_when_released(&settings).await;
+        let controls = match &self.manual {
+            Some(clock) => Controls {
+                clock: Arc::clone(clock) as _,
+                jitter: no_jitter(),
+                delivery: Mode::Manual,
+            },
+            None => Controls::default(),
+        };
+        let app = Application::build_with(&settings, controls)
+            .await
+            .expect("the app builds");
+        let dispatcher = app.dispatcher();
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
@@ -361,24 +396,10 @@ impl TestAppBuilder {
             data_dir,
             handle,
             task: Some(task),
+            dispatcher,
+            clock: self.manual,
         }
     }
-}
-
-/// Builds the app, waiting up to 2 s for a data dir that an earlier store in this process
-/// still holds: sled's background writers let go of the directory shortly after its last
-/// handle is dropped.
-async fn build_when_released(settings: &Settings) -> Application {
-    for _ in 0..100 {
-        match Application::build(settings) {
-            Ok(app) => return app,
-            Err(err) if err.to_string().contains("in use by another process") => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(err) => panic!("the app does not build: {err:#}"),
-        }
-    }
-    panic!("the data dir stayed locked");
 }
 
 pub struct TestApp {
@@ -393,6 +414,8 @@ pub struct TestApp {
     pub data_dir: Arc<TempDir>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    dispatcher: Arc<Dispatcher>,
+    clock: Option<Arc<ManualClock>>,
 }
 
 impl Drop for TestApp {
@@ -410,6 +433,27 @@ impl TestApp {
             task.await.unwrap().unwrap();
         }
         Arc::clone(&self.data_dir)
+    }
+
+    /// Makes every delivery attempt due now (manual deliveries); returns how many.
+    pub async fn run_due(&self) -> usize {
+        assert!(
+            self.clock.is_some(),
+            "build the app with manual_deliveries()"
+        );
+        self.dispatcher.run_due().await
+    }
+
+    /// Moves the manual clock on.
+    pub fn advance(&self, by: Duration) {
+        self.clock
+            .as_ref()
+            .expect("build the app with manual_deliveries()")
+            .advance(by);
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,101 @@
+//! Read-through caches of records that deliveries read on every attempt (subscriptions,
+//! events, fan-out records). The writer invalidates what it changes; a read fills a cache
+//! only if nothing was invalidated meanwhile, so a cache never holds a value older than disk.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::domain::{Event, EventId, Subscription, SubscriptionId};
+
+use super::codec::Fanout;
+
+/// Entries kept per cache; a full cache starts over (the working set is what deliveries
+/// touch now, which refills at once).
+const CAPACITY: usize = 50_000;
+
+pub(super) struct Cache<K, V> {
+    inner: Mutex<Inner<K, V>>,
+}
+
+struct Inner<K, V> {
+    map: HashMap<K, Arc<V>>,
+    generation: u64,
+}
+
+impl<K: Eq + Hash, V> Default for Cache<K, V> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                generation: 0,
+            }),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V> Cache<K, V> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
+        // Every critical section leaves the map whole, so a poisoned lock is safe to reuse.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.lock().map.get(key).cloned()
+    }
+
+    /// Taken before reading disk; `fill` with it.
+    pub(super) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    pub(super) fn fill(&self, key: K, value: Arc<V>, generation: u64) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.map.len() >= CAPACITY {
+            inner.map.clear();
+        }
+        inner.map.insert(key, value);
+    }
+
+    pub(super) fn invalidate(&self, key: &K) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.remove(key);
+    }
+
+    pub(super) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.clear();
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Caches {
+    pub(super) subscriptions: Cache<SubscriptionId, Subscription>,
+    pub(super) events: Cache<EventId, Event>,
+    pub(super) fanouts: Cache<EventId, Fanout>,
+    /// The storage epoch the entries belong to: a reopen may have lost unflushed writes.
+    epoch: AtomicU64,
+}
+
+impl Caches {
+    /// Starts over when storage was reopened since the last look.
+    pub(super) fn follow(&self, epoch: u64) {
+        if self.epoch.swap(epoch, Ordering::SeqCst) != epoch {
+            self.clear();
+        }
+    }
+
+    pub(super) fn clear(&self) {
+        self.subscriptions.clear();
+        self.events.clear();
+        self.fanouts.clear();
+    }
+}

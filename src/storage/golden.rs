@@ -1,0 +1,353 @@
+//! Pins the stored formats: a data dir written by the first release (fixture in
+//! `tests/fixtures/stored/v1/`) opens with today's code and every record means what it meant;
+//! dedup keys and fingerprints computed now match the stored ones; and the binary records of
+//! this release encode to fixed bytes.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::codec::{Fanout, Progress, StoredState, Target, TenantCounts};
+use super::db::T;
+use super::*;
+use crate::domain::report::RefreshReport;
+use crate::domain::{
+    AttemptError, AttemptRecord, CatalogKind, DeliveryId, DeliveryState, DeliveryStatus,
+    FailureReason, InstanceId, ItemId, Report, RunStatus, SubscriptionId, TenantId,
+};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stored/v1");
+
+fn manifest() -> Value {
+    let text = std::fs::read_to_string(format!("{FIXTURE}/manifest.json")).expect("the fixture");
+    serde_json::from_str(&text).expect("the manifest is JSON")
+}
+
+/// A copy of the first release's data dir, which tests may change.
+fn first_release_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    copy_dir(&Path::new(FIXTURE).join("data"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("the target dir");
+    for entry in std::fs::read_dir(from).expect("the fixture dir") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("a copy");
+        }
+    }
+}
+
+fn uuid(value: &Value) -> uuid::Uuid {
+    value.as_str().expect("an id").parse().expect("a uuid")
+}
+
+#[tokio::test]
+async fn a_first_release_data_dir_opens_with_every_record_intact() {
+    let dir = first_release_dir();
+    let store = Store::open(dir.path()).expect("the old data dir opens");
+    let manifest = manifest();
+    let tenant = TenantId::parse("tenant-a").unwrap();
+    let instance = InstanceId(uuid(&manifest["instance"]));
+
+    let instances = store.instances(&tenant).unwrap();
+    assert_eq!(instances.len(), 1);
+    assert_eq!(
+        (instances[0].id, instances[0].name.as_str()),
+        (instance, "Golden")
+    );
+
+    // Subscriptions, as listed then, and their dedup keys as stored then.
+    let listed = store.subscriptions(instance).unwrap();
+    let expected: Vec<_> = manifest["listedSubscriptions"]["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| SubscriptionId(uuid(&s["id"])))
+        .collect();
+    assert_eq!(listed.iter().map(|s| s.id).collect::<Vec<_>>(), expected);
+    let db = store.db().unwrap();
+    for sub in &listed {
+        let stored = db
+            .get(
+                T::DedupkeySubscriptionid,
+                &subscriptions::dedup_key(sub).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            stored.as_deref(),
+            Some(&sub.id.as_bytes()[..]),
+            "dedup key of {:?}",
+            sub.filter
+        );
+        let secret = manifest["subscriptions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|s| uuid(&s["id"]) == sub.id.0)
+            .map(|s| s["signingSecret"].as_str().unwrap().to_owned());
+        assert_eq!(
+            sub.signing_secret.as_ref().map(|s| s.expose().to_owned()),
+            secret
+        );
+    }
+    let vip = listed
+        .iter()
+        .find(|s| s.threshold().is_some_and(|t| t.value() == 100.0))
+        .expect("the segment subscription");
+    assert_eq!(vip.baseline, Some(90.0), "its baseline");
+
+    // The catalog.
+    let item = |kind, id: &str| {
+        store
+            .catalog_item(instance, kind, &ItemId::parse(id).unwrap())
+            .unwrap()
+            .expect("a catalog item")
+    };
+    assert_eq!(item(CatalogKind::Segment, "vip").value, Some(120.0));
+    assert_eq!(item(CatalogKind::Measure, "revenue").value, Some(500.5));
+    let crm = item(CatalogKind::DataSource, "crm");
+    assert_eq!(crm.last_refresh.map(|r| r.status), Some(RunStatus::Failed));
+
+    // The idempotency record, and its fingerprint computed from explicit fields.
+    let body = &manifest["idempotency"]["body"];
+    let report = Report::DataSourceRefresh(RefreshReport {
+        data_source_id: ItemId::parse("crm").unwrap(),
+        data_source_name: None,
+        refresh_id: None,
+        status: RunStatus::Failed,
+        started_at: body["startedAt"].as_str().map(|t| t.parse().unwrap()),
+        finished_at: body["finishedAt"].as_str().map(|t| t.parse().unwrap()),
+        row_count: None,
+        error_code: body["error"]["code"].as_str().map(str::to_owned),
+        error_message: body["error"]["message"].as_str().map(str::to_owned),
+    });
+    let key = IdempotencyKey {
+        tenant: tenant.clone(),
+        instance,
+        route: "data-source-refresh",
+        key: "golden-refresh-1".into(),
+    };
+    let replay = store
+        .record_report(instance, report.clone(), Some(key), Utc::now())
+        .await
+        .expect("the stored key answers");
+    assert_eq!(replay.new_events, 0);
+    assert_eq!(
+        replay.event_ids.iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![uuid(&manifest["idempotency"]["answer"]["eventIds"][0])]
+    );
+    let stored: reports::StoredOutcome = db
+        .get_json(
+            T::IdempotencykeyOutcome,
+            &IdempotencyKey {
+                tenant: tenant.clone(),
+                instance,
+                route: "data-source-refresh",
+                key: "golden-refresh-1".into(),
+            }
+            .storage_key(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(reports::fingerprint(&report), stored.fingerprint);
+
+    // Deliveries, as listed then: ids, statuses, failures and attempts.
+    let page = store
+        .deliveries(
+            instance,
+            &DeliveryQuery {
+                status: None,
+                subscription: None,
+                after: None,
+                limit: 100,
+            },
+        )
+        .unwrap();
+    let mut now: Vec<Value> = page
+        .deliveries
+        .iter()
+        .map(|d| serde_json::json!({
+            "id": d.id.to_string(), "subscriptionId": d.subscription_id.to_string(),
+            "eventId": d.event_id.to_string(), "status": d.status.as_str(),
+            "failure": d.failure.map(|f| f.as_str()),
+            "attempts": d.attempts.iter().map(|a| serde_json::json!({
+                "at": a.at, "statusCode": a.status_code, "error": a.error, "durationMs": a.duration_ms,
+            })).collect::<Vec<_>>(),
+        }))
+        .collect();
+    let mut then: Vec<Value> = manifest["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "id": d["id"], "subscriptionId": d["subscriptionId"], "eventId": d["eventId"],
+                "status": d["status"], "failure": d.get("failure").cloned().unwrap_or(Value::Null),
+                "attempts": d["attempts"],
+            })
+        })
+        .collect();
+    let by_id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    now.sort_by_key(by_id);
+    then.sort_by_key(by_id);
+    assert_eq!(now, then);
+
+    // The pending one is queued again, at its due time.
+    let pending = store.pending_deliveries().unwrap();
+    let listed_pending = manifest["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "pending")
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id.0, uuid(&listed_pending["id"]));
+    let due: DateTime<Utc> = listed_pending["nextAttemptAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(pending[0].due_ms, due.timestamp_millis());
+    let context = store
+        .attempt_context(pending[0].id)
+        .unwrap()
+        .expect("the attempt context");
+    assert!(context.subscription.is_some());
+    assert_eq!(context.state.attempts.len(), 1);
+
+    // Per-tenant counts, made by the migration.
+    let counts = subscriptions::tenant_counts(&db, &tenant).unwrap();
+    assert_eq!(
+        counts,
+        TenantCounts {
+            subscriptions: 6,
+            idempotency_keys: 1,
+            failed_deliveries: 1
+        }
+    );
+
+    // API keys and the unsubscribe key.
+    let keys = store.api_keys().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].tenant, tenant);
+    let records: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURE}/records.json")).unwrap())
+            .unwrap();
+    let unsubscribe_key = records["name_value"][0]["value"]["hex"].as_str().unwrap();
+    let hex: String = store
+        .unsubscribe_key()
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, unsubscribe_key);
+    assert_eq!(migrate::format(&db).unwrap(), Some(migrate::FORMAT));
+    drop(db);
+    store.close().await.unwrap();
+
+    // Opening again migrates nothing twice.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.pending_deliveries().unwrap().len(), 1);
+    let counts = subscriptions::tenant_counts(&store.db().unwrap(), &tenant).unwrap();
+    assert_eq!(counts.subscriptions, 6);
+    store.close().await.unwrap();
+}
+
+#[test]
+fn the_binary_records_of_this_release_encode_to_fixed_bytes() {
+    let at = |ms| DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+    let fanout = Fanout {
+        instance_id: InstanceId(uuid::Uuid::from_u128(1)),
+        tenant: TenantId::parse("t").unwrap(),
+        created_ns: 1_700_000_000_000_000_000,
+        targets: vec![
+            Target {
+                subscription_id: SubscriptionId(uuid::Uuid::from_u128(2)),
+                host: "h:1".into(),
+                legacy_id: None,
+            },
+            Target {
+                subscription_id: SubscriptionId(uuid::Uuid::from_u128(3)),
+                host: "h:2".into(),
+                legacy_id: Some(DeliveryId(uuid::Uuid::from_u128(4))),
+            },
+        ],
+    };
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(
+        hex(&fanout.encode().unwrap()),
+        concat!(
+            "01",
+            "00000000000000000000000000000001",
+            "000174",
+            "17979cfe362a0000",
+            "00000002",
+            "00000000000000000000000000000002",
+            "0003683a31",
+            "00",
+            "00000000000000000000000000000003",
+            "0003683a32",
+            "01",
+            "00000000000000000000000000000004",
+        )
+    );
+    assert_eq!(Fanout::decode(&fanout.encode().unwrap()).unwrap(), fanout);
+
+    let state = StoredState::Live(DeliveryState {
+        status: DeliveryStatus::Failed,
+        due_ms: None,
+        retries_used: 2,
+        failure: Some(FailureReason::RetriesExhausted),
+        attempts: vec![AttemptRecord {
+            at: at(1_000),
+            status_code: None,
+            error: Some(AttemptError::Timeout),
+            duration_ms: 15_000,
+        }],
+    });
+    assert_eq!(
+        hex(&state.encode().unwrap()),
+        concat!(
+            "01",
+            "02",
+            "8000000000000000",
+            "00000002",
+            "02",
+            "0001",
+            "000000003b9aca00",
+            "0000",
+            "01",
+            "0000000000003a98"
+        )
+    );
+    assert_eq!(
+        StoredState::decode(&state.encode().unwrap()).unwrap(),
+        state
+    );
+    assert_eq!(hex(&StoredState::Pruned.encode().unwrap()), "0103");
+    assert_eq!(
+        hex(&Progress {
+            open: 3,
+            done_ms: None
+        }
+        .encode()),
+        "000000038000000000000000"
+    );
+    assert_eq!(
+        hex(&TenantCounts {
+            subscriptions: 1,
+            idempotency_keys: 2,
+            failed_deliveries: 3
+        }
+        .encode()),
+        "000000000000000100000000000000020000000000000003"
+    );
+}
