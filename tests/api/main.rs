@@ -12,6 +12,7 @@ mod helpers;
 mod identity;
 mod logs;
 mod process;
+mod proxy;
 mod rate_limits;
 mod reports;
 mod restart;
