@@ -4,6 +4,7 @@
 mod api_keys;
 mod auth;
 mod bad_inputs;
+mod callback_addresses;
 mod cli;
 mod connector;
 mod crash;
