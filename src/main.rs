@@ -11,7 +11,7 @@ use insights_connector::http::auth::mint_hs256;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
 use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
-use insights_connector::storage::Store;
+use insights_connector::storage::{Store, permissions};
 use insights_connector::telemetry;
 use url::Url;
 
@@ -127,6 +127,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    permissions::owner_only_from_now_on();
     if settings.jwt_hs256_secret.is_none() && settings.jwks_url.is_none() {
         tracing::warn!(
             "neither INSIGHTS_JWT_HS256_SECRET nor INSIGHTS_JWKS_URL is set: only API keys are accepted"
@@ -181,6 +182,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
 }
 
 async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
+    permissions::owner_only_from_now_on();
     let (data_dir, request) = match command {
         ApiKeyCommand::Create {
             tenant,

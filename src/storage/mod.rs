@@ -14,6 +14,7 @@ mod catalog;
 mod instances;
 mod keys;
 mod outbox;
+pub mod permissions;
 mod reports;
 mod subscriptions;
 
@@ -159,7 +160,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if missing) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
+        permissions::secure_data_dir(dir).map_err(sled::Error::Io)?;
         let db = sled::Config::new()
             .path(dir)
             .open()

@@ -12,6 +12,7 @@ mod deliveries;
 mod helpers;
 mod identity;
 mod logs;
+mod permissions;
 mod process;
 mod proxy;
 mod rate_limits;
