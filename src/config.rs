@@ -9,6 +9,24 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use url::Url;
 
+const DAY: u64 = 86_400;
+/// Longest delay between two delivery attempts (each entry of `INSIGHTS_RETRY_SCHEDULE`).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(7 * DAY);
+/// Longest timeout of one callback request (`INSIGHTS_DELIVERY_TIMEOUT`).
+pub const MAX_DELIVERY_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest time delivered records are kept (`INSIGHTS_DELIVERY_RETENTION`): ten years, far
+/// from the dates a timestamp can hold.
+pub const MAX_DELIVERY_RETENTION: Duration = Duration::from_secs(3650 * DAY);
+/// Longest interval between key fetches caused by unknown `kid`s
+/// (`INSIGHTS_JWKS_REFETCH_INTERVAL`): the keys are fetched again daily anyway.
+pub const MAX_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(DAY);
+/// Longest window of `INSIGHTS_RATE_LIMIT` and `INSIGHTS_REPORT_RATE_LIMIT`.
+pub const MAX_RATE_LIMIT_WINDOW: Duration = Duration::from_secs(DAY);
+/// Longest lifetime of a token printed by `insights-connector token`.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(366 * DAY);
+/// Shortest timeout: a timeout of zero would fail every request.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
 /// A secret string: shown as `<redacted>` in Debug output.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -61,11 +79,12 @@ pub struct Settings {
 
     /// Delays between delivery attempts, comma-separated (`500ms`, `5s`, `5m`, `2h`).
     #[arg(long, env = "INSIGHTS_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h",
-          value_parser = parse_schedule)]
+          value_parser = named("INSIGHTS_RETRY_SCHEDULE", parse_schedule))]
     pub retry_schedule: RetrySchedule,
 
     /// Timeout of one callback request.
-    #[arg(long, env = "INSIGHTS_DELIVERY_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "INSIGHTS_DELIVERY_TIMEOUT", default_value = "15s",
+          value_parser = duration_setting("INSIGHTS_DELIVERY_TIMEOUT", MIN_TIMEOUT, MAX_DELIVERY_TIMEOUT))]
     pub delivery_timeout: Duration,
 
     /// Callback requests in flight at once, over all receivers.
@@ -82,7 +101,8 @@ pub struct Settings {
     pub delivery_concurrency_per_host: usize,
 
     /// How long delivered records are kept (listing, replay) before they are pruned.
-    #[arg(long, env = "INSIGHTS_DELIVERY_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, env = "INSIGHTS_DELIVERY_RETENTION", default_value = "7d",
+          value_parser = duration_setting("INSIGHTS_DELIVERY_RETENTION", Duration::ZERO, MAX_DELIVERY_RETENTION))]
     pub delivery_retention: Duration,
 
     /// 404 answers in a row from a callback URL after which its subscription is removed.
@@ -113,7 +133,7 @@ pub struct Settings {
 
     /// The shortest time between two fetches of the signing keys caused by an unknown `kid`.
     #[arg(long, env = "INSIGHTS_JWKS_REFETCH_INTERVAL", default_value = "60s",
-          value_parser = parse_duration)]
+          value_parser = duration_setting("INSIGHTS_JWKS_REFETCH_INTERVAL", Duration::ZERO, MAX_JWKS_REFETCH_INTERVAL))]
     pub jwks_refetch_interval: Duration,
 
     /// The application (client) id of the connector's Azure AD app registration.
@@ -126,12 +146,12 @@ pub struct Settings {
 
     /// Connector calls a tenant may make per window, as `calls/window` (`100/60s`).
     #[arg(long, env = "INSIGHTS_RATE_LIMIT", default_value = "100/60s",
-          value_parser = parse_rate_limit)]
+          value_parser = named("INSIGHTS_RATE_LIMIT", parse_rate_limit))]
     pub rate_limit: RateLimit,
 
     /// Report API calls a tenant may make per window, counted apart from connector calls.
     #[arg(long, env = "INSIGHTS_REPORT_RATE_LIMIT", default_value = "1000/60s",
-          value_parser = parse_rate_limit)]
+          value_parser = named("INSIGHTS_REPORT_RATE_LIMIT", parse_rate_limit))]
     pub report_rate_limit: RateLimit,
 }
 
@@ -154,7 +174,7 @@ pub fn parse_rate_limit(raw: &str) -> Result<RateLimit, String> {
         .ok()
         .filter(|&c| c > 0)
         .ok_or_else(|| format!("'{raw}' must start with a positive whole number of calls"))?;
-    let per = parse_duration(per)?;
+    let per = parse_duration_within(per.trim(), Duration::ZERO, MAX_RATE_LIMIT_WINDOW)?;
     if per.is_zero() {
         return Err(format!("'{raw}' needs a window longer than zero"));
     }
@@ -165,8 +185,42 @@ pub fn parse_rate_limit(raw: &str) -> Result<RateLimit, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrySchedule(pub Vec<Duration>);
 
-/// Parses `500ms`, `5s`, `5m`, `2h` or `1d`.
+/// Parses `500ms`, `5s`, `5m`, `2h` or `1d`, with no bound: settings use
+/// [`parse_duration_within`].
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let millis = duration_millis(raw)?;
+    u64::try_from(millis)
+        .map(Duration::from_millis)
+        .map_err(|_| format!("'{}' is too long", raw.trim()))
+}
+
+/// Parses a duration like [`parse_duration`] and refuses one outside `least..=most`.
+pub fn parse_duration_within(
+    raw: &str,
+    least: Duration,
+    most: Duration,
+) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let millis = duration_millis(raw)?;
+    if millis > most.as_millis() {
+        return Err(format!(
+            "'{raw}' is longer than {}, the most it may be",
+            show_duration(most)
+        ));
+    }
+    if millis < least.as_millis() {
+        return Err(format!(
+            "'{raw}' is shorter than {}, the least it may be",
+            show_duration(least)
+        ));
+    }
+    // At most `most`, so it fits.
+    Ok(Duration::from_millis(millis as u64))
+}
+
+/// Milliseconds of `500ms`, `5s`, `5m`, `2h` or `1d`; wide enough that no number of days
+/// overflows.
+fn duration_millis(raw: &str) -> Result<u128, String> {
     let raw = raw.trim();
     let split = raw
         .find(|c: char| !c.is_ascii_digit())
@@ -175,7 +229,7 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("'{raw}' does not start with a whole number"))?;
-    let millis = match unit {
+    let millis: u128 = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
@@ -183,20 +237,53 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "d" => 86_400_000,
         _ => return Err(format!("'{raw}' has an unknown unit; use ms, s, m, h or d")),
     };
-    number
-        .checked_mul(millis)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("'{raw}' is too long"))
+    Ok(u128::from(number) * millis)
 }
 
+/// A duration in the largest unit that shows it exactly: `3650d`, `5m`, `1500ms`.
+pub fn show_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    let units = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ];
+    for (unit, size) in units {
+        if millis >= size && millis.is_multiple_of(size) {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
+}
+
+/// Parses the delays between delivery attempts; each is at most [`MAX_RETRY_DELAY`].
 pub fn parse_schedule(raw: &str) -> Result<RetrySchedule, String> {
     if raw.trim().is_empty() {
         return Ok(RetrySchedule(Vec::new()));
     }
     raw.split(',')
-        .map(parse_duration)
+        .map(|delay| parse_duration_within(delay, Duration::ZERO, MAX_RETRY_DELAY))
         .collect::<Result<_, _>>()
         .map(RetrySchedule)
+}
+
+/// The parser of a duration setting: `least..=most`, with errors naming `setting`.
+pub fn duration_setting(
+    setting: &'static str,
+    least: Duration,
+    most: Duration,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |raw| parse_duration_within(raw, least, most).map_err(|err| format!("{setting}: {err}"))
+}
+
+/// `parse`, with errors naming `setting`: clap names only the flag, and operators set the
+/// environment variable.
+fn named<T: 'static>(
+    setting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |raw| parse(raw).map_err(|err| format!("{setting}: {err}"))
 }
 
 #[cfg(test)]
@@ -247,6 +334,124 @@ mod tests {
         ];
         for (raw, reason) in bad {
             assert!(parse_rate_limit(raw).is_err(), "{reason}: {raw:?}");
+        }
+    }
+
+    /// `Settings` as the command line parses it.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse_flag(flag: &str, value: &str) -> Result<Settings, String> {
+        use clap::Parser;
+        Cli::try_parse_from(["serve", flag, value])
+            .map(|cli| cli.settings)
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn every_duration_setting_refuses_a_value_past_its_bound_naming_variable_value_and_bound() {
+        let bad = [
+            (
+                "--retry-schedule",
+                "5s,8d",
+                "INSIGHTS_RETRY_SCHEDULE",
+                "7d",
+                "a delay past a week parks a delivery for no one",
+            ),
+            (
+                "--delivery-timeout",
+                "6m",
+                "INSIGHTS_DELIVERY_TIMEOUT",
+                "5m",
+                "a receiver slower than minutes holds a slot for nothing",
+            ),
+            (
+                "--delivery-timeout",
+                "0s",
+                "INSIGHTS_DELIVERY_TIMEOUT",
+                "1ms",
+                "a zero timeout fails every callback",
+            ),
+            (
+                "--delivery-retention",
+                "100000000d",
+                "INSIGHTS_DELIVERY_RETENTION",
+                "3650d",
+                "overflows date arithmetic and stops the delivery scheduler",
+            ),
+            (
+                "--delivery-retention",
+                "18446744073709551615d",
+                "INSIGHTS_DELIVERY_RETENTION",
+                "3650d",
+                "more milliseconds than a Duration holds",
+            ),
+            (
+                "--jwks-refetch-interval",
+                "2d",
+                "INSIGHTS_JWKS_REFETCH_INTERVAL",
+                "1d",
+                "the keys are fetched daily anyway",
+            ),
+            (
+                "--rate-limit",
+                "100/2d",
+                "INSIGHTS_RATE_LIMIT",
+                "1d",
+                "a window past a day never resets in practice",
+            ),
+            (
+                "--report-rate-limit",
+                "100/100000000d",
+                "INSIGHTS_REPORT_RATE_LIMIT",
+                "1d",
+                "a window past a day never resets in practice",
+            ),
+        ];
+        for (flag, value, variable, bound, reason) in bad {
+            let err = match parse_flag(flag, value) {
+                Ok(_) => panic!("{flag} {value} must be refused: {reason}"),
+                Err(err) => err,
+            };
+            for part in [variable, value, bound] {
+                assert!(err.contains(part), "{flag} {value}: no {part:?} in {err:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn duration_settings_at_their_bounds_are_accepted() {
+        let good = [
+            ("--retry-schedule", "1ms,7d"),
+            ("--delivery-timeout", "5m"),
+            ("--delivery-timeout", "1ms"),
+            ("--delivery-retention", "3650d"),
+            ("--delivery-retention", "0s"),
+            ("--jwks-refetch-interval", "1d"),
+            ("--rate-limit", "100/1d"),
+            ("--report-rate-limit", "1/24h"),
+        ];
+        for (flag, value) in good {
+            assert!(parse_flag(flag, value).is_ok(), "{flag} {value}");
+        }
+        let defaults = parse_flag("--workers", "0").unwrap();
+        assert_eq!(defaults.delivery_retention, Duration::from_secs(7 * DAY));
+    }
+
+    #[test]
+    fn durations_show_in_their_largest_exact_unit() {
+        let cases = [
+            (MAX_DELIVERY_RETENTION, "3650d"),
+            (MAX_DELIVERY_TIMEOUT, "5m"),
+            (Duration::from_secs(36_000), "10h"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::ZERO, "0ms"),
+        ];
+        for (duration, shown) in cases {
+            assert_eq!(show_duration(duration), shown);
         }
     }
 

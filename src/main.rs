@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use insights_connector::admin::{self, AdminRequest, AdminResponse};
-use insights_connector::config::{Secret, Settings, parse_duration};
+use insights_connector::config::{MAX_TOKEN_TTL, Secret, Settings, duration_setting};
 use insights_connector::domain::{ApiKeyId, TenantId};
 use insights_connector::http::auth::mint_hs256;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
@@ -101,7 +101,8 @@ struct TokenArgs {
     #[arg(long)]
     role: Vec<String>,
     /// How long the token is valid (`30m`, `12h`).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, default_value = "1h",
+          value_parser = duration_setting("--ttl", std::time::Duration::ZERO, MAX_TOKEN_TTL))]
     ttl: std::time::Duration,
     #[arg(long, env = "INSIGHTS_JWT_HS256_SECRET", hide_env_values = true)]
     secret: Secret,
