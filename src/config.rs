@@ -22,6 +22,9 @@ pub const MAX_DELIVERY_RETENTION: Duration = Duration::from_secs(3650 * DAY);
 pub const MAX_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(DAY);
 /// Longest window of `INSIGHTS_RATE_LIMIT` and `INSIGHTS_REPORT_RATE_LIMIT`.
 pub const MAX_RATE_LIMIT_WINDOW: Duration = Duration::from_secs(DAY);
+/// Longest time a client may take to send a request's line and headers
+/// (`INSIGHTS_CLIENT_REQUEST_TIMEOUT`): longer only helps clients that hold connections open.
+pub const MAX_CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest lifetime of a token printed by `insights-connector token`.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(366 * DAY);
 /// Shortest timeout: a timeout of zero would fail every request.
@@ -108,6 +111,12 @@ pub struct Settings {
     /// 404 answers in a row from a callback URL after which its subscription is removed.
     #[arg(long, env = "INSIGHTS_CALLBACK_404_LIMIT", default_value_t = 3)]
     pub callback_404_limit: u32,
+
+    /// How long a client may take to send a request's line and headers; past it the HTTP
+    /// layer answers 408 and closes the connection. Zero would disable it, so it is refused.
+    #[arg(long, env = "INSIGHTS_CLIENT_REQUEST_TIMEOUT", default_value = "5s",
+          value_parser = duration_setting("INSIGHTS_CLIENT_REQUEST_TIMEOUT", MIN_TIMEOUT, MAX_CLIENT_REQUEST_TIMEOUT))]
+    pub client_request_timeout: Duration,
 
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "INSIGHTS_WORKERS", default_value_t = 0)]
@@ -390,6 +399,20 @@ mod tests {
                 "more milliseconds than a Duration holds",
             ),
             (
+                "--client-request-timeout",
+                "2m",
+                "INSIGHTS_CLIENT_REQUEST_TIMEOUT",
+                "1m",
+                "only clients that hold connections open need more than a minute",
+            ),
+            (
+                "--client-request-timeout",
+                "0s",
+                "INSIGHTS_CLIENT_REQUEST_TIMEOUT",
+                "1ms",
+                "zero disables the timeout",
+            ),
+            (
                 "--jwks-refetch-interval",
                 "2d",
                 "INSIGHTS_JWKS_REFETCH_INTERVAL",
@@ -431,6 +454,7 @@ mod tests {
             ("--delivery-retention", "3650d"),
             ("--delivery-retention", "0s"),
             ("--jwks-refetch-interval", "1d"),
+            ("--client-request-timeout", "60s"),
             ("--rate-limit", "100/1d"),
             ("--report-rate-limit", "1/24h"),
         ];

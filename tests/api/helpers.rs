@@ -210,6 +210,7 @@ pub struct TestAppBuilder {
     delivery_timeout: String,
     per_host: usize,
     not_found_limit: u32,
+    client_request_timeout: String,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -225,6 +226,7 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         delivery_timeout: "2s".into(),
         per_host: 8,
         not_found_limit: 3,
+        client_request_timeout: "5s".into(),
     }
 }
 
@@ -298,6 +300,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// How long a client may take to send a request's head before the server answers 408.
+    pub fn client_request_timeout(mut self, timeout: &str) -> Self {
+        self.client_request_timeout = timeout.into();
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
@@ -343,6 +351,7 @@ impl TestAppBuilder {
             jwt_issuer: list(ISSUERS),
             allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT}")),
             jwks_refetch_interval: parse_duration(&self.jwks_refetch_interval).unwrap(),
+            client_request_timeout: parse_duration(&self.client_request_timeout).unwrap(),
             aad_client_id: None,
             aad_resource_uri: None,
             rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),

@@ -14,6 +14,7 @@ mod identity;
 mod logs;
 mod permissions;
 mod process;
+mod protocol_errors;
 mod proxy;
 mod rate_limits;
 mod reports;
