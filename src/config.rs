@@ -9,6 +9,10 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use url::Url;
 
+mod durations;
+
+pub use durations::{duration_setting, parse_duration, parse_duration_within, show_duration};
+
 const DAY: u64 = 86_400;
 /// Longest delay between two delivery attempts (each entry of `INSIGHTS_RETRY_SCHEDULE`).
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(7 * DAY);
@@ -194,78 +198,6 @@ pub fn parse_rate_limit(raw: &str) -> Result<RateLimit, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrySchedule(pub Vec<Duration>);
 
-/// Parses `500ms`, `5s`, `5m`, `2h` or `1d`, with no bound: settings use
-/// [`parse_duration_within`].
-pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let millis = duration_millis(raw)?;
-    u64::try_from(millis)
-        .map(Duration::from_millis)
-        .map_err(|_| format!("'{}' is too long", raw.trim()))
-}
-
-/// Parses a duration like [`parse_duration`] and refuses one outside `least..=most`.
-pub fn parse_duration_within(
-    raw: &str,
-    least: Duration,
-    most: Duration,
-) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let millis = duration_millis(raw)?;
-    if millis > most.as_millis() {
-        return Err(format!(
-            "'{raw}' is longer than {}, the most it may be",
-            show_duration(most)
-        ));
-    }
-    if millis < least.as_millis() {
-        return Err(format!(
-            "'{raw}' is shorter than {}, the least it may be",
-            show_duration(least)
-        ));
-    }
-    // At most `most`, so it fits.
-    Ok(Duration::from_millis(millis as u64))
-}
-
-/// Milliseconds of `500ms`, `5s`, `5m`, `2h` or `1d`; wide enough that no number of days
-/// overflows.
-fn duration_millis(raw: &str) -> Result<u128, String> {
-    let raw = raw.trim();
-    let split = raw
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("'{raw}' needs a unit: ms, s, m, h or d"))?;
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("'{raw}' does not start with a whole number"))?;
-    let millis: u128 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("'{raw}' has an unknown unit; use ms, s, m, h or d")),
-    };
-    Ok(u128::from(number) * millis)
-}
-
-/// A duration in the largest unit that shows it exactly: `3650d`, `5m`, `1500ms`.
-pub fn show_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    let units = [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-    ];
-    for (unit, size) in units {
-        if millis >= size && millis.is_multiple_of(size) {
-            return format!("{}{unit}", millis / size);
-        }
-    }
-    format!("{millis}ms")
-}
-
 /// Parses the delays between delivery attempts; each is at most [`MAX_RETRY_DELAY`].
 pub fn parse_schedule(raw: &str) -> Result<RetrySchedule, String> {
     if raw.trim().is_empty() {
@@ -275,15 +207,6 @@ pub fn parse_schedule(raw: &str) -> Result<RetrySchedule, String> {
         .map(|delay| parse_duration_within(delay, Duration::ZERO, MAX_RETRY_DELAY))
         .collect::<Result<_, _>>()
         .map(RetrySchedule)
-}
-
-/// The parser of a duration setting: `least..=most`, with errors naming `setting`.
-pub fn duration_setting(
-    setting: &'static str,
-    least: Duration,
-    most: Duration,
-) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
-    move |raw| parse_duration_within(raw, least, most).map_err(|err| format!("{setting}: {err}"))
 }
 
 /// `parse`, with errors naming `setting`: clap names only the flag, and operators set the
@@ -298,23 +221,6 @@ fn named<T: 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_their_units() {
-        let cases = [
-            ("500ms", Ok(Duration::from_millis(500))),
-            ("5s", Ok(Duration::from_secs(5))),
-            ("5m", Ok(Duration::from_secs(300))),
-            ("2h", Ok(Duration::from_secs(7200))),
-            ("1d", Ok(Duration::from_secs(86400))),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(parse_duration(raw), expected, "{raw}");
-        }
-        for bad in ["", "5", "s", "-5s", "5x", "1.5s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} must be refused");
-        }
-    }
 
     #[test]
     fn the_default_schedule_has_seven_delays() {
@@ -463,20 +369,6 @@ mod tests {
         }
         let defaults = parse_flag("--workers", "0").unwrap();
         assert_eq!(defaults.delivery_retention, Duration::from_secs(7 * DAY));
-    }
-
-    #[test]
-    fn durations_show_in_their_largest_exact_unit() {
-        let cases = [
-            (MAX_DELIVERY_RETENTION, "3650d"),
-            (MAX_DELIVERY_TIMEOUT, "5m"),
-            (Duration::from_secs(36_000), "10h"),
-            (Duration::from_millis(1500), "1500ms"),
-            (Duration::ZERO, "0ms"),
-        ];
-        for (duration, shown) in cases {
-            assert_eq!(show_duration(duration), shown);
-        }
     }
 
     #[test]
