@@ -154,6 +154,7 @@ async fn main() {
         jwt_issuer: Vec::new(),
         allowed_tenants: Vec::new(),
         jwks_refetch_interval: parse_duration("60s").expect("interval"),
+        client_request_timeout: parse_duration("5s").expect("timeout"),
         aad_client_id: None,
         aad_resource_uri: None,
         // The benchmark measures delivery, not the per-tenant limits.

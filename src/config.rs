@@ -9,6 +9,33 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use url::Url;
 
+mod durations;
+
+pub use durations::{duration_setting, parse_duration, parse_duration_within, show_duration};
+
+const DAY: u64 = 86_400;
+/// Longest delay between two delivery attempts (each entry of `INSIGHTS_RETRY_SCHEDULE`).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(7 * DAY);
+/// Longest timeout of one callback request (`INSIGHTS_DELIVERY_TIMEOUT`).
+pub const MAX_DELIVERY_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest time delivered records are kept (`INSIGHTS_DELIVERY_RETENTION`): ten years, far
+/// from the dates a timestamp can hold.
+pub const MAX_DELIVERY_RETENTION: Duration = Duration::from_secs(3650 * DAY);
+/// Longest interval between key fetches caused by unknown `kid`s
+/// (`INSIGHTS_JWKS_REFETCH_INTERVAL`): the keys are fetched again daily anyway.
+pub const MAX_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(DAY);
+/// Longest window of `INSIGHTS_RATE_LIMIT` and `INSIGHTS_REPORT_RATE_LIMIT`.
+pub const MAX_RATE_LIMIT_WINDOW: Duration = Duration::from_secs(DAY);
+/// Longest time a client may take to send a request's line and headers
+/// (`INSIGHTS_CLIENT_REQUEST_TIMEOUT`): longer only helps clients that hold connections open.
+pub const MAX_CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest an idempotency key may keep a retried report a no-op.
+pub const MAX_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(365 * DAY);
+/// Longest lifetime of a token printed by `insights-connector token`.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(366 * DAY);
+/// Shortest timeout: a timeout of zero would fail every request.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
 /// A secret string: shown as `<redacted>` in Debug output.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -61,11 +88,12 @@ pub struct Settings {
 
     /// Delays between delivery attempts, comma-separated (`500ms`, `5s`, `5m`, `2h`).
     #[arg(long, env = "INSIGHTS_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h",
-          value_parser = parse_schedule)]
+          value_parser = named("INSIGHTS_RETRY_SCHEDULE", parse_schedule))]
     pub retry_schedule: RetrySchedule,
 
     /// Timeout of one callback request.
-    #[arg(long, env = "INSIGHTS_DELIVERY_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "INSIGHTS_DELIVERY_TIMEOUT", default_value = "15s",
+          value_parser = duration_setting("INSIGHTS_DELIVERY_TIMEOUT", MIN_TIMEOUT, MAX_DELIVERY_TIMEOUT))]
     pub delivery_timeout: Duration,
 
     /// Callback requests in flight at once, over all receivers.
@@ -82,12 +110,19 @@ pub struct Settings {
     pub delivery_concurrency_per_host: usize,
 
     /// How long delivered records are kept (listing, replay) before they are pruned.
-    #[arg(long, env = "INSIGHTS_DELIVERY_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, env = "INSIGHTS_DELIVERY_RETENTION", default_value = "7d",
+          value_parser = duration_setting("INSIGHTS_DELIVERY_RETENTION", Duration::ZERO, MAX_DELIVERY_RETENTION))]
     pub delivery_retention: Duration,
 
     /// 404 answers in a row from a callback URL after which its subscription is removed.
     #[arg(long, env = "INSIGHTS_CALLBACK_404_LIMIT", default_value_t = 3)]
     pub callback_404_limit: u32,
+
+    /// How long a client may take to send a request's line and headers; past it the HTTP
+    /// layer answers 408 and closes the connection. Zero would disable it, so it is refused.
+    #[arg(long, env = "INSIGHTS_CLIENT_REQUEST_TIMEOUT", default_value = "5s",
+          value_parser = duration_setting("INSIGHTS_CLIENT_REQUEST_TIMEOUT", MIN_TIMEOUT, MAX_CLIENT_REQUEST_TIMEOUT))]
+    pub client_request_timeout: Duration,
 
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "INSIGHTS_WORKERS", default_value_t = 0)]
@@ -113,7 +148,7 @@ pub struct Settings {
 
     /// The shortest time between two fetches of the signing keys caused by an unknown `kid`.
     #[arg(long, env = "INSIGHTS_JWKS_REFETCH_INTERVAL", default_value = "60s",
-          value_parser = parse_duration)]
+          value_parser = duration_setting("INSIGHTS_JWKS_REFETCH_INTERVAL", Duration::ZERO, MAX_JWKS_REFETCH_INTERVAL))]
     pub jwks_refetch_interval: Duration,
 
     /// The application (client) id of the connector's Azure AD app registration.
@@ -126,12 +161,12 @@ pub struct Settings {
 
     /// Connector calls a tenant may make per window, as `calls/window` (`100/60s`).
     #[arg(long, env = "INSIGHTS_RATE_LIMIT", default_value = "100/60s",
-          value_parser = parse_rate_limit)]
+          value_parser = named("INSIGHTS_RATE_LIMIT", parse_rate_limit))]
     pub rate_limit: RateLimit,
 
     /// Report API calls a tenant may make per window, counted apart from connector calls.
     #[arg(long, env = "INSIGHTS_REPORT_RATE_LIMIT", default_value = "1000/60s",
-          value_parser = parse_rate_limit)]
+          value_parser = named("INSIGHTS_REPORT_RATE_LIMIT", parse_rate_limit))]
     pub report_rate_limit: RateLimit,
 
     #[command(flatten)]
@@ -160,7 +195,7 @@ pub struct Quotas {
     /// How long an Idempotency-Key makes a retried report a no-op; a retry after it is a new
     /// report.
     #[arg(long, env = "INSIGHTS_IDEMPOTENCY_RETENTION", default_value = "24h",
-          value_parser = parse_duration)]
+          value_parser = duration_setting("INSIGHTS_IDEMPOTENCY_RETENTION", Duration::ZERO, MAX_IDEMPOTENCY_RETENTION))]
     pub idempotency_retention: Duration,
 }
 
@@ -208,7 +243,7 @@ pub fn parse_rate_limit(raw: &str) -> Result<RateLimit, String> {
         .ok()
         .filter(|&c| c > 0)
         .ok_or_else(|| format!("'{raw}' must start with a positive whole number of calls"))?;
-    let per = parse_duration(per)?;
+    let per = parse_duration_within(per.trim(), Duration::ZERO, MAX_RATE_LIMIT_WINDOW)?;
     if per.is_zero() {
         return Err(format!("'{raw}' needs a window longer than zero"));
     }
@@ -219,60 +254,29 @@ pub fn parse_rate_limit(raw: &str) -> Result<RateLimit, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrySchedule(pub Vec<Duration>);
 
-/// Parses `500ms`, `5s`, `5m`, `2h` or `1d`.
-pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let split = raw
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("'{raw}' needs a unit: ms, s, m, h or d"))?;
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("'{raw}' does not start with a whole number"))?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("'{raw}' has an unknown unit; use ms, s, m, h or d")),
-    };
-    number
-        .checked_mul(millis)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("'{raw}' is too long"))
-}
-
+/// Parses the delays between delivery attempts; each is at most [`MAX_RETRY_DELAY`].
 pub fn parse_schedule(raw: &str) -> Result<RetrySchedule, String> {
     if raw.trim().is_empty() {
         return Ok(RetrySchedule(Vec::new()));
     }
     raw.split(',')
-        .map(parse_duration)
+        .map(|delay| parse_duration_within(delay, Duration::ZERO, MAX_RETRY_DELAY))
         .collect::<Result<_, _>>()
         .map(RetrySchedule)
+}
+
+/// `parse`, with errors naming `setting`: clap names only the flag, and operators set the
+/// environment variable.
+fn named<T: 'static>(
+    setting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |raw| parse(raw).map_err(|err| format!("{setting}: {err}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_their_units() {
-        let cases = [
-            ("500ms", Ok(Duration::from_millis(500))),
-            ("5s", Ok(Duration::from_secs(5))),
-            ("5m", Ok(Duration::from_secs(300))),
-            ("2h", Ok(Duration::from_secs(7200))),
-            ("1d", Ok(Duration::from_secs(86400))),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(parse_duration(raw), expected, "{raw}");
-        }
-        for bad in ["", "5", "s", "-5s", "5x", "1.5s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} must be refused");
-        }
-    }
 
     #[test]
     fn the_default_schedule_has_seven_delays() {
@@ -324,6 +328,125 @@ mod tests {
         for (raw, reason) in bad {
             assert!(parse_rate_limit(raw).is_err(), "{reason}: {raw:?}");
         }
+    }
+
+    /// `Settings` as the command line parses it.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse_flag(flag: &str, value: &str) -> Result<Settings, String> {
+        use clap::Parser;
+        Cli::try_parse_from(["serve", flag, value])
+            .map(|cli| cli.settings)
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn every_duration_setting_refuses_a_value_past_its_bound_naming_variable_value_and_bound() {
+        let bad = [
+            (
+                "--retry-schedule",
+                "5s,8d",
+                "INSIGHTS_RETRY_SCHEDULE",
+                "7d",
+                "a delay past a week parks a delivery for no one",
+            ),
+            (
+                "--delivery-timeout",
+                "6m",
+                "INSIGHTS_DELIVERY_TIMEOUT",
+                "5m",
+                "a receiver slower than minutes holds a slot for nothing",
+            ),
+            (
+                "--delivery-timeout",
+                "0s",
+                "INSIGHTS_DELIVERY_TIMEOUT",
+                "1ms",
+                "a zero timeout fails every callback",
+            ),
+            (
+                "--delivery-retention",
+                "100000000d",
+                "INSIGHTS_DELIVERY_RETENTION",
+                "3650d",
+                "overflows date arithmetic and stops the delivery scheduler",
+            ),
+            (
+                "--delivery-retention",
+                "18446744073709551615d",
+                "INSIGHTS_DELIVERY_RETENTION",
+                "3650d",
+                "more milliseconds than a Duration holds",
+            ),
+            (
+                "--client-request-timeout",
+                "2m",
+                "INSIGHTS_CLIENT_REQUEST_TIMEOUT",
+                "1m",
+                "only clients that hold connections open need more than a minute",
+            ),
+            (
+                "--client-request-timeout",
+                "0s",
+                "INSIGHTS_CLIENT_REQUEST_TIMEOUT",
+                "1ms",
+                "zero disables the timeout",
+            ),
+            (
+                "--jwks-refetch-interval",
+                "2d",
+                "INSIGHTS_JWKS_REFETCH_INTERVAL",
+                "1d",
+                "the keys are fetched daily anyway",
+            ),
+            (
+                "--rate-limit",
+                "100/2d",
+                "INSIGHTS_RATE_LIMIT",
+                "1d",
+                "a window past a day never resets in practice",
+            ),
+            (
+                "--report-rate-limit",
+                "100/100000000d",
+                "INSIGHTS_REPORT_RATE_LIMIT",
+                "1d",
+                "a window past a day never resets in practice",
+            ),
+        ];
+        for (flag, value, variable, bound, reason) in bad {
+            let err = match parse_flag(flag, value) {
+                Ok(_) => panic!("{flag} {value} must be refused: {reason}"),
+                Err(err) => err,
+            };
+            for part in [variable, value, bound] {
+                assert!(err.contains(part), "{flag} {value}: no {part:?} in {err:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn duration_settings_at_their_bounds_are_accepted() {
+        let good = [
+            ("--retry-schedule", "1ms,7d"),
+            ("--delivery-timeout", "5m"),
+            ("--delivery-timeout", "1ms"),
+            ("--delivery-retention", "3650d"),
+            ("--delivery-retention", "0s"),
+            ("--jwks-refetch-interval", "1d"),
+            ("--client-request-timeout", "60s"),
+            ("--rate-limit", "100/1d"),
+            ("--report-rate-limit", "1/24h"),
+        ];
+        for (flag, value) in good {
+            assert!(parse_flag(flag, value).is_ok(), "{flag} {value}");
+        }
+        let defaults = parse_flag("--workers", "0").unwrap();
+        assert_eq!(defaults.delivery_retention, Duration::from_secs(7 * DAY));
     }
 
     #[test]

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use insights_connector::admin::{self, AdminRequest, AdminResponse};
-use insights_connector::config::{Secret, Settings, parse_duration};
+use insights_connector::config::{MAX_TOKEN_TTL, Secret, Settings, duration_setting};
 use insights_connector::domain::{ApiKeyId, TenantId};
 use insights_connector::http::auth::mint_hs256;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
 use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
-use insights_connector::storage::Store;
+use insights_connector::storage::{Store, permissions};
 use insights_connector::telemetry;
 use url::Url;
 
@@ -101,7 +101,8 @@ struct TokenArgs {
     #[arg(long)]
     role: Vec<String>,
     /// How long the token is valid (`30m`, `12h`).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, default_value = "1h",
+          value_parser = duration_setting("--ttl", std::time::Duration::ZERO, MAX_TOKEN_TTL))]
     ttl: std::time::Duration,
     #[arg(long, env = "INSIGHTS_JWT_HS256_SECRET", hide_env_values = true)]
     secret: Secret,
@@ -127,6 +128,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    permissions::owner_only_from_now_on();
     if settings.jwt_hs256_secret.is_none() && settings.jwks_url.is_none() {
         tracing::warn!(
             "neither INSIGHTS_JWT_HS256_SECRET nor INSIGHTS_JWKS_URL is set: only API keys are accepted"
@@ -184,6 +186,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
 }
 
 async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
+    permissions::owner_only_from_now_on();
     let (data_dir, request) = match command {
         ApiKeyCommand::Create {
             tenant,

@@ -127,6 +127,7 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .client_request_timeout(settings.client_request_timeout)
         // Signals are ours (see `shutdown_signal`): registered before the first log line, so a
         // SIGTERM right after start still stops the server gracefully.
         .disable_signals();

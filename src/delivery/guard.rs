@@ -90,6 +90,30 @@ mod tests {
     use reqwest::dns::Resolve;
 
     use super::*;
+    use crate::domain::address_policy::ADDRESS_CASES;
+
+    /// The resolver path at delivery time judges each resolved address like a literal one:
+    /// the address table is resolved as names (a literal resolves to itself, with no DNS).
+    #[tokio::test]
+    async fn the_resolver_refuses_every_non_public_address_it_resolves_to() {
+        let guarded = GuardedResolver {
+            allow_private: false,
+        };
+        for (raw, refused, why) in ADDRESS_CASES {
+            let name: reqwest::dns::Name = raw.parse().unwrap();
+            match guarded.resolve(name).await {
+                Ok(addrs) => {
+                    assert!(!refused, "{raw} must be refused: {why}");
+                    let resolved: Vec<_> = addrs.map(|a| a.ip()).collect();
+                    assert_eq!(resolved, [raw.parse::<IpAddr>().unwrap()], "{raw}");
+                }
+                Err(err) => {
+                    assert!(refused, "{raw} must be accepted: {why} ({err})");
+                    assert!(refused_by_guard(err.as_ref()), "{raw}: {err}");
+                }
+            }
+        }
+    }
 
     #[tokio::test]
     async fn the_resolver_refuses_names_of_loopback_unless_allowed() {

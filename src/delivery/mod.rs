@@ -219,6 +219,10 @@ impl Dispatcher {
             .timeout(settings.request_timeout)
             // A redirect is a failed delivery, never followed: it could lead anywhere.
             .redirect(reqwest::redirect::Policy::none())
+            // No proxy, whatever `HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY` say: a proxy would
+            // resolve and connect on our behalf, and the guarded resolver below would never see
+            // the address, so any callback could reach loopback or metadata addresses.
+            .no_proxy()
             .dns_resolver(Arc::new(guard::GuardedResolver {
                 allow_private: settings.allow_private,
             }))

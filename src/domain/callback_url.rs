@@ -2,10 +2,12 @@
 //! signature), so it only ever prints redacted.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
+
+pub use super::address_policy::is_non_public;
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -131,50 +133,6 @@ impl fmt::Debug for CallbackUrl {
     }
 }
 
-/// True for addresses a callback must never reach unless private callbacks are allowed:
-/// loopback, private, link-local, CGNAT, multicast, unspecified, broadcast, documentation,
-/// cloud metadata and their IPv6 counterparts (including IPv4-mapped forms).
-pub fn is_non_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_non_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_non_public_v4(v4);
-            }
-            is_non_public_v6(v6)
-        }
-    }
-}
-
-fn is_non_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
-        || a >= 240 // reserved
-        || ip == Ipv4Addr::new(192, 0, 0, 192) // Oracle cloud metadata
-}
-
-fn is_non_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (first & 0xffc0) == 0xfec0 // site-local fec0::/10
-        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata over IPv6
-        || ip.to_ipv4().is_some_and(|v4| ip.segments()[..6] == [0; 6] && is_non_public_v4(v4))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,40 +177,5 @@ mod tests {
         let shown = format!("{url} {url:?}");
         assert!(!shown.contains("SECRET"), "{shown}");
         assert!(shown.contains("https://prod.example.com:8443/run?<redacted>"));
-    }
-
-    #[test]
-    fn non_public_addresses_are_recognised() {
-        let blocked = [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fd00::1",
-            "fe80::1",
-            "ff02::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-        ];
-        for raw in blocked {
-            assert!(is_non_public(raw.parse().unwrap()), "{raw} must be refused");
-        }
-        for raw in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "2606:4700::1111",
-        ] {
-            assert!(!is_non_public(raw.parse().unwrap()), "{raw} is public");
-        }
     }
 }

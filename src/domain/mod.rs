@@ -1,6 +1,7 @@
 //! Pure types and rules of the connector: ids, triggers, subscriptions, catalog items, events,
 //! threshold crossing and callback URLs. Nothing here knows about HTTP, storage or delivery.
 
+pub mod address_policy;
 pub mod api_key;
 pub mod callback_url;
 pub mod catalog;
@@ -10,6 +11,7 @@ pub mod ids;
 pub mod instance;
 pub mod patterns;
 pub mod report;
+pub mod special_addresses;
 pub mod subscription;
 pub mod threshold;
 pub mod trigger;

@@ -108,7 +108,7 @@ pub(super) struct Db {
 impl Db {
     /// Opens (creating if missing) the database in `dir`.
     pub(super) fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(StorageError::Io)?;
+        super::permissions::secure_data_dir(dir).map_err(StorageError::Io)?;
         let db = sled::Config::new()
             .path(dir)
             // sled's default cache is 1 GiB; the working set here is indexes and the outbox.

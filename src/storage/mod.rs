@@ -16,6 +16,7 @@ mod instances;
 mod keys;
 mod migrate;
 mod outbox;
+pub mod permissions;
 mod reports;
 mod subscriptions;
 mod writer;

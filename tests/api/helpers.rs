@@ -217,6 +217,7 @@ pub struct TestAppBuilder {
     quotas: Quotas,
     /// Deliveries run only through `run_due`, on this clock.
     manual: Option<Arc<ManualClock>>,
+    client_request_timeout: String,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -234,6 +235,7 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         not_found_limit: 3,
         quotas: Quotas::default(),
         manual: None,
+        client_request_timeout: "5s".into(),
     }
 }
 
@@ -320,6 +322,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// How long a client may take to send a request's head before the server answers 408.
+    pub fn client_request_timeout(mut self, timeout: &str) -> Self {
+        self.client_request_timeout = timeout.into();
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
@@ -366,6 +374,7 @@ impl TestAppBuilder {
             jwt_issuer: list(ISSUERS),
             allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT}")),
             jwks_refetch_interval: parse_duration(&self.jwks_refetch_interval).unwrap(),
+            client_request_timeout: parse_duration(&self.client_request_timeout).unwrap(),
             aad_client_id: None,
             aad_resource_uri: None,
             rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),

@@ -4,6 +4,7 @@
 mod api_keys;
 mod auth;
 mod bad_inputs;
+mod callback_addresses;
 mod cli;
 mod connector;
 mod crash;
@@ -11,7 +12,10 @@ mod deliveries;
 mod helpers;
 mod identity;
 mod logs;
+mod permissions;
 mod process;
+mod protocol_errors;
+mod proxy;
 mod rate_limits;
 mod reports;
 mod restart;
