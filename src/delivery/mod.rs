@@ -351,6 +351,17 @@ impl Dispatcher {
         }
     }
 
+    /// The earliest due time of a waiting delivery, in Unix milliseconds.
+    pub fn next_due_ms(&self) -> Option<i64> {
+        self.inner.state().next_due()
+    }
+
+    /// Completes once shutdown has begun: no new attempt starts after it.
+    pub async fn stopping(&self) {
+        let mut stop = self.stop.subscribe();
+        let _ = stop.wait_for(Option::is_some).await;
+    }
+
     /// Prunes what is past its retention (the background task does it every few minutes).
     pub async fn prune(&self) -> Result<usize, StorageError> {
         scheduler::prune(&self.inner).await

@@ -1,7 +1,7 @@
 //! The outbox seen from outside: retries, Retry-After, 410 and 404 removal, dead letters and
 //! replay, fairness between receivers, delivery-time SSRF checks, signatures and metrics.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -21,10 +21,29 @@ async fn subscribed(app: &TestApp, receiver: &Receiver, name: &str) -> (String, 
     (instance, sub)
 }
 
+/// Reports a full refresh and delivers what it causes (with retries), to quiet.
 async fn fire(app: &TestApp, instance: &str) -> String {
     app.report(instance, "full-refresh", &json!({"status": "succeeded"}))
         .await
         .remove(0)
+}
+
+/// Reports a full refresh and leaves its delivery due, for the test to run step by step.
+async fn fire_without_delivering(app: &TestApp, instance: &str) -> String {
+    let path = format!("/api/v1/instances/{instance}/reports/full-refresh");
+    let response = app
+        .post_as(&app.platform_token, &path, &json!({"status": "succeeded"}))
+        .await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["eventIds"][0].as_str().unwrap().to_owned()
+}
+
+/// The instance's only delivery with `status`.
+async fn only(app: &TestApp, instance: &str, status: &str) -> Value {
+    let mut found = app.deliveries(instance, &format!("status={status}")).await;
+    assert_eq!(found.len(), 1, "{status}: {found:?}");
+    found.remove(0)
 }
 
 #[tokio::test]
@@ -43,7 +62,7 @@ async fn a_delivery_is_retried_until_accepted_with_the_same_event_and_webhook_id
         assert_eq!(attempt.body["eventId"], json!(event_id));
         assert_eq!(attempt.webhook_id, attempts[0].webhook_id);
     }
-    let delivered = app.wait_for_delivery(&instance, "delivered").await;
+    let delivered = only(&app, &instance, "delivered").await;
     assert_eq!(delivered["eventId"], json!(event_id));
     assert_eq!(json!(attempts[0].webhook_id), delivered["id"]);
     let codes: Vec<_> = delivered["attempts"]
@@ -53,29 +72,78 @@ async fn a_delivery_is_retried_until_accepted_with_the_same_event_and_webhook_id
         .map(|a| a["statusCode"].as_u64().unwrap())
         .collect();
     assert_eq!(codes, [500, 502, 202]);
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
 async fn retry_after_on_429_and_503_replaces_the_scheduled_delay() {
-    // The schedule would wait 30 s; Retry-After: 1 brings the retry forward.
+    // The schedule would wait 30 s; Retry-After: 1 brings the retry forward to 1 s.
     let app = spawn_app_builder().retry_schedule("30s,30s").spawn().await;
     let mut receiver = Receiver::start().await;
     let (instance, _) = subscribed(&app, &receiver, "retry-after").await;
     for status in [429, 503] {
         receiver.answer_with_retry_after(status, "1");
-        fire(&app, &instance).await;
+        fire_without_delivering(&app, &instance).await;
+        assert_eq!(app.run_due().await, 1);
         let first = receiver.next().await;
         assert_eq!(first.status, status);
-        let started = Instant::now();
+        app.advance(Duration::from_millis(999));
+        assert_eq!(
+            app.run_due().await,
+            0,
+            "{status}: retried before Retry-After"
+        );
+        app.advance(Duration::from_millis(1));
+        assert_eq!(
+            app.run_due().await,
+            1,
+            "{status}: not retried at Retry-After"
+        );
         let second = receiver.next().await;
         assert_eq!(second.webhook_id, first.webhook_id);
-        let waited = started.elapsed();
-        assert!(
-            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
-            "{status}: waited {waited:?}"
-        );
+        app.expect_no_more_callbacks(&mut receiver).await;
     }
+}
+
+#[tokio::test]
+async fn retries_wait_the_delays_of_the_schedule_in_order() {
+    let app = spawn_app_builder().retry_schedule("5s,1m").spawn().await;
+    let mut receiver = Receiver::start().await;
+    let (instance, _) = subscribed(&app, &receiver, "schedule").await;
+    receiver.answer_with(&[500, 500, 500]);
+    fire_without_delivering(&app, &instance).await;
+    // (clock step, attempts due after it, why)
+    let steps = [
+        (Duration::ZERO, 1, "the first attempt is due at once"),
+        (Duration::from_millis(4_999), 0, "the first delay is 5 s"),
+        (Duration::from_millis(1), 1, "the first retry comes at 5 s"),
+        (
+            Duration::from_millis(59_999),
+            0,
+            "the second delay is 1 min",
+        ),
+        (
+            Duration::from_millis(1),
+            1,
+            "the second retry comes at 1 min",
+        ),
+        (
+            Duration::from_secs(86_400),
+            0,
+            "after the last delay the delivery fails",
+        ),
+    ];
+    for (step, due, why) in steps {
+        app.advance(step);
+        assert_eq!(app.run_due().await, due, "{why}");
+    }
+    let failed = app.deliveries(&instance, "status=failed").await;
+    assert_eq!(failed[0]["failure"], "retries_exhausted");
+    assert_eq!(failed[0]["attempts"].as_array().unwrap().len(), 3);
+    for _ in 0..3 {
+        assert_eq!(receiver.next().await.status, 500);
+    }
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -88,12 +156,12 @@ async fn repeated_404s_remove_the_subscription_and_fail_the_delivery() {
     for _ in 0..3 {
         assert_eq!(receiver.next().await.status, 404);
     }
-    let failed = app.wait_for_delivery(&instance, "failed").await;
+    let failed = only(&app, &instance, "failed").await;
     assert_eq!(failed["failure"], "subscription_not_found");
     let path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.status(), 404);
     fire(&app, &instance).await;
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -106,7 +174,7 @@ async fn fewer_404s_than_the_limit_keep_the_subscription() {
     for expected in [404, 404, 202] {
         assert_eq!(receiver.next().await.status, expected);
     }
-    app.wait_for_delivery(&instance, "delivered").await;
+    only(&app, &instance, "delivered").await;
     let path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.status(), 200);
 }
@@ -120,9 +188,9 @@ async fn a_rejected_delivery_is_listed_as_failed_and_a_manual_retry_delivers_it(
     let event_id = fire(&app, &instance).await;
     let first = receiver.next().await;
     assert_eq!(first.status, 400);
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 
-    let failed = app.wait_for_delivery(&instance, "failed").await;
+    let failed = only(&app, &instance, "failed").await;
     assert_eq!(failed["eventId"], json!(event_id));
     assert_eq!(failed["subscriptionId"], sub["id"]);
     assert_eq!(failed["failure"], "rejected");
@@ -137,11 +205,12 @@ async fn a_rejected_delivery_is_listed_as_failed_and_a_manual_retry_delivers_it(
         .post(&format!("/api/v1/deliveries/{id}/retry"), &json!({}))
         .await;
     assert_eq!(retry.status(), 202);
+    assert_eq!(app.drain().await, 1);
     let again = receiver.next().await;
     assert_eq!(again.status, 202);
     assert_eq!(again.webhook_id, first.webhook_id);
     assert_eq!(again.body["eventId"], json!(event_id));
-    let delivered = app.wait_for_delivery(&instance, "delivered").await;
+    let delivered = only(&app, &instance, "delivered").await;
     assert_eq!(delivered["attempts"].as_array().unwrap().len(), 2);
 }
 
@@ -172,7 +241,7 @@ async fn redirects_and_other_4xx_fail_at_once_without_being_followed() {
         receiver.answer_with(&[status]);
         fire(&app, &instance).await;
         assert_eq!(receiver.next().await.status, status);
-        let failed = app.wait_for_delivery(&instance, "failed").await;
+        let failed = only(&app, &instance, "failed").await;
         assert_eq!(failed["failure"], "rejected", "{status}: {why}");
         assert_eq!(
             failed["attempts"].as_array().unwrap().len(),
@@ -180,7 +249,7 @@ async fn redirects_and_other_4xx_fail_at_once_without_being_followed() {
             "{status}: {why}"
         );
     }
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -238,11 +307,13 @@ async fn deliveries_are_tenant_scoped_and_paged() {
 #[tokio::test]
 async fn a_slow_receiver_does_not_delay_a_fast_one() {
     let app = spawn_app_builder()
+        .automatic_deliveries()
         .per_host(2)
-        .delivery_timeout("10s")
+        .delivery_timeout("30s")
         .spawn()
         .await;
-    let mut slow = Receiver::start_with_delay(Duration::from_secs(3)).await;
+    // The slow receiver holds every request until the end of the test.
+    let mut slow = Receiver::start_gated().await;
     let mut fast = Receiver::start().await;
     let instance = app.create_instance("fairness").await;
     for name in ["s1", "s2", "s3", "s4", "s5", "s6"] {
@@ -259,17 +330,19 @@ async fn a_slow_receiver_does_not_delay_a_fast_one() {
         &json!({"notificationUrl": fast.callback("fast")}),
     )
     .await;
-    let started = Instant::now();
     fire(&app, &instance).await;
     fire(&app, &instance).await;
+    // Both of the fast receiver's callbacks arrive while the slow one answers nothing: its
+    // two slots are taken and ten more deliveries wait for them.
     fast.next().await;
     fast.next().await;
-    let waited = started.elapsed();
-    assert!(
-        waited < Duration::from_secs(1),
-        "the fast receiver waited {waited:?} behind the slow one"
-    );
-    assert!(slow.next_within(Duration::from_millis(10)).await.is_none());
+    slow.next().await;
+    slow.next().await;
+    slow.expect_nothing_received();
+    slow.open_gate();
+    for _ in 0..10 {
+        slow.next().await;
+    }
 }
 
 #[tokio::test]
@@ -294,20 +367,13 @@ async fn callbacks_that_became_private_are_refused_when_delivering() {
         .spawn()
         .await;
     fire(&app, &instance).await;
-    let mut failed = Vec::new();
-    for _ in 0..200 {
-        failed = app.deliveries(&instance, "status=failed").await;
-        if failed.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let failed = app.deliveries(&instance, "status=failed").await;
     assert_eq!(failed.len(), 2, "{failed:?}");
     for delivery in failed {
         assert_eq!(delivery["failure"], "address_not_allowed", "{delivery}");
         assert_eq!(delivery["attempts"][0]["error"], "address_not_allowed");
     }
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -375,7 +441,7 @@ async fn metrics_count_events_outcomes_latency_and_removals() {
     fire(&app, &instance).await;
     receiver.next().await;
     receiver.next().await;
-    app.wait_for_delivery(&instance, "failed").await;
+    only(&app, &instance, "failed").await;
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(
@@ -399,15 +465,19 @@ async fn metrics_count_events_outcomes_latency_and_removals() {
 
 #[tokio::test]
 async fn a_graceful_stop_finishes_attempts_in_flight() {
-    let app = spawn_app().await;
-    let mut receiver = Receiver::start_with_delay(Duration::from_millis(500)).await;
+    let app = spawn_app_builder().automatic_deliveries().spawn().await;
+    let mut receiver = Receiver::start_gated().await;
     let (instance, _) = subscribed(&app, &receiver, "graceful").await;
     fire(&app, &instance).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let dir = app.stop().await;
-    assert_eq!(receiver.next().await.status, 202);
+    // The attempt is in flight: the receiver holds it.
+    receiver.next().await;
+    let dispatcher = app.dispatcher_handle();
+    let stopped = tokio::spawn(app.stop());
+    dispatcher.stopping().await;
+    receiver.open_gate();
+    let dir = stopped.await.unwrap();
     let app = spawn_app_builder().data_dir(dir).spawn().await;
     let delivered = app.deliveries(&instance, "status=delivered").await;
     assert_eq!(delivered.len(), 1, "the attempt in flight must be recorded");
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }

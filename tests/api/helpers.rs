@@ -61,7 +61,8 @@ pub struct Received {
 struct Script {
     queue: VecDeque<(u16, Option<String>)>,
     default: Option<u16>,
-    delay: Duration,
+    /// Requests wait here before they are answered, until the gate opens.
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// An HTTP server on 127.0.0.1:0 that records every POST and answers with the statuses queued
@@ -71,20 +72,38 @@ pub struct Receiver {
     rx: mpsc::UnboundedReceiver<Received>,
     script: Arc<Mutex<Script>>,
     handle: ServerHandle,
+    gate: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
-        Self::start_with_delay(Duration::ZERO).await
+        Self::start_with_script(Script::default(), None).await
     }
 
-    /// A receiver that waits `delay` before each answer (a slow flow endpoint).
-    pub async fn start_with_delay(delay: Duration) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let script: Arc<Mutex<Script>> = Arc::new(Mutex::new(Script {
-            delay,
+    /// A receiver that answers nothing until `open_gate` (a flow endpoint that hangs).
+    pub async fn start_gated() -> Self {
+        let (gate, waiting) = tokio::sync::watch::channel(false);
+        let script = Script {
+            gate: Some(waiting),
             ..Script::default()
-        }));
+        };
+        Self::start_with_script(script, Some(gate)).await
+    }
+
+    /// Lets every held and later request be answered.
+    pub fn open_gate(&self) {
+        self.gate
+            .as_ref()
+            .expect("a receiver started with start_gated")
+            .send_replace(true);
+    }
+
+    async fn start_with_script(
+        script: Script,
+        gate: Option<tokio::sync::watch::Sender<bool>>,
+    ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let script: Arc<Mutex<Script>> = Arc::new(Mutex::new(script));
         let (tx, shared_script) = (web::Data::new(tx), web::Data::new(Arc::clone(&script)));
         let (port, handle) = serve_on_loopback(move |cfg| {
             cfg.app_data(tx.clone())
@@ -96,6 +115,7 @@ impl Receiver {
             rx,
             script,
             handle,
+            gate,
         }
     }
 
@@ -139,11 +159,11 @@ impl Receiver {
             .expect("receiver closed")
     }
 
-    /// Asserts that nothing more arrives within a short grace period.
-    pub async fn expect_nothing_more(&mut self) {
-        if let Ok(Some(extra)) =
-            tokio::time::timeout(Duration::from_millis(400), self.rx.recv()).await
-        {
+    /// Asserts that nothing arrived that the test has not taken. Deliveries run to their
+    /// answer before `run_due` returns, and a request is recorded when it arrives, so with
+    /// manual deliveries this is exact (see `TestApp::expect_no_more_callbacks`).
+    pub fn expect_nothing_received(&mut self) {
+        if let Ok(extra) = self.rx.try_recv() {
             panic!("unexpected callback: {extra:?}");
         }
     }
@@ -168,17 +188,14 @@ async fn record(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (status, retry_after, delay) = {
+    let (status, retry_after, gate) = {
         let mut script = script.lock().unwrap();
         let (status, retry_after) = script
             .queue
             .pop_front()
             .unwrap_or((script.default.unwrap_or(202), None));
-        (status, retry_after, script.delay)
+        (status, retry_after, script.gate.clone())
     };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let received = Received {
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         raw: body.to_vec(),
@@ -188,7 +205,11 @@ async fn record(
         content_type: header("content-type"),
         status,
     };
+    // Recorded on arrival, so a test sees a request that its gate still holds.
     let _ = tx.send(received);
+    if let Some(mut gate) = gate {
+        let _ = gate.wait_for(|open| *open).await;
+    }
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     if let Some(retry_after) = retry_after {
         response.insert_header(("retry-after", retry_after));
@@ -234,7 +255,7 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         per_host: 8,
         not_found_limit: 3,
         quotas: Quotas::default(),
-        manual: None,
+        manual: Some(ManualClock::starting_at(chrono::Utc::now())),
         client_request_timeout: "5s".into(),
     }
 }
@@ -315,10 +336,11 @@ impl TestAppBuilder {
         self
     }
 
-    /// Deliveries wait for `TestApp::run_due`, on a clock that moves only by
-    /// `TestApp::advance`, and retries get no jitter.
-    pub fn manual_deliveries(mut self) -> Self {
-        self.manual = Some(ManualClock::starting_at(chrono::Utc::now()));
+    /// Deliveries run by themselves on the wall clock, as in production. Without this, they
+    /// wait for `TestApp::run_due` (or `drain`, which `report` calls), on a clock that moves
+    /// only by `TestApp::advance`, and retries get no jitter.
+    pub fn automatic_deliveries(mut self) -> Self {
+        self.manual = None;
         self
     }
 
@@ -444,25 +466,47 @@ impl TestApp {
         Arc::clone(&self.data_dir)
     }
 
-    /// Makes every delivery attempt due now (manual deliveries); returns how many.
+    fn manual_clock(&self) -> &ManualClock {
+        self.clock
+            .as_ref()
+            .expect("this app delivers by itself (automatic_deliveries)")
+    }
+
+    /// Makes every delivery attempt due now; returns how many.
     pub async fn run_due(&self) -> usize {
-        assert!(
-            self.clock.is_some(),
-            "build the app with manual_deliveries()"
-        );
+        self.manual_clock();
         self.dispatcher.run_due().await
     }
 
     /// Moves the manual clock on.
     pub fn advance(&self, by: Duration) {
-        self.clock
-            .as_ref()
-            .expect("build the app with manual_deliveries()")
-            .advance(by);
+        self.manual_clock().advance(by);
     }
 
-    pub fn dispatcher(&self) -> &Dispatcher {
-        &self.dispatcher
+    /// Runs deliveries, moving the clock to each next due time, until none is left; returns
+    /// how many attempts were made.
+    pub async fn drain(&self) -> usize {
+        let clock = self.manual_clock();
+        let mut made = 0;
+        loop {
+            made += self.dispatcher.run_due().await;
+            let Some(due) = self.dispatcher.next_due_ms() else {
+                return made;
+            };
+            let ahead = due - clock_now_ms(clock);
+            clock.advance(Duration::from_millis(ahead.max(0).unsigned_abs()));
+        }
+    }
+
+    /// Asserts that no delivery is left to make and that `receiver` got nothing more.
+    pub async fn expect_no_more_callbacks(&self, receiver: &mut Receiver) {
+        assert_eq!(self.drain().await, 0, "deliveries were still due");
+        receiver.expect_nothing_received();
+    }
+
+    /// The dispatcher, to hold on to while the app stops.
+    pub fn dispatcher_handle(&self) -> Arc<Dispatcher> {
+        Arc::clone(&self.dispatcher)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -533,6 +577,9 @@ impl TestApp {
         let status = response.status();
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 202, "report failed: {body}");
+        if self.clock.is_some() {
+            self.drain().await;
+        }
         body["eventIds"]
             .as_array()
             .unwrap()
@@ -552,18 +599,11 @@ impl TestApp {
         let body: Value = response.json().await.unwrap();
         body["value"].as_array().unwrap().clone()
     }
+}
 
-    /// Polls `ListDeliveries` until one delivery has `status`; panics after 10 s.
-    pub async fn wait_for_delivery(&self, instance: &str, status: &str) -> Value {
-        for _ in 0..200 {
-            let found = self.deliveries(instance, &format!("status={status}")).await;
-            if let Some(first) = found.into_iter().next() {
-                return first;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no {status} delivery within 10 s");
-    }
+fn clock_now_ms(clock: &ManualClock) -> i64 {
+    use insights_connector::clock::Clock;
+    clock.now().timestamp_millis()
 }
 
 /// A tool that `tools/test` installs into `.venv` (validators, fuzzer, signature verifier).

@@ -39,8 +39,9 @@ async fn a_retried_report_with_the_same_idempotency_key_is_a_no_op() {
         .await
         .unwrap();
     assert_eq!(first, again, "the retry answers the same event ids");
+    assert_eq!(app.drain().await, 1, "one delivery for the two sends");
     receiver.next().await;
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 
     let conflict = send(json!({"status": "failed"}), "k1").await.unwrap();
     assert_eq!(conflict.status(), 409);
@@ -171,5 +172,5 @@ async fn a_refresh_report_reaches_every_matching_subscription_once() {
     assert_eq!(a.body["eventId"], json!(ids[0]));
     assert_eq!(b.body["eventId"], json!(ids[0]));
     assert_ne!(a.body["subscriptionId"], b.body["subscriptionId"]);
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }

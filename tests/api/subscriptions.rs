@@ -78,7 +78,7 @@ async fn delete_by_location_answers_204_twice_and_stops_callbacks() {
         received.body["subscriptionId"], sub["id"],
         "no callback after unsubscribing"
     );
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]

@@ -80,7 +80,7 @@ async fn segment_crossing_table() {
         }
         assert_eq!(&fired, fires, "{why}");
     }
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -116,7 +116,7 @@ async fn only_the_thresholds_a_change_crosses_fire() {
     crossed.sort_by(f64::total_cmp);
     // previous 0 <= t < 10: 0, 5 and 9.99; not -1 (already above), not 10 (equal), not above.
     assert_eq!(crossed, vec![0.0, 5.0, 9.99]);
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]

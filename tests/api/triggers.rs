@@ -178,7 +178,7 @@ async fn each_trigger_fires_for_its_report_with_every_payload_field() {
             case.trigger
         );
     }
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -224,7 +224,7 @@ async fn a_filtered_refresh_subscription_ignores_other_data_sources() {
     let received = receiver.next().await;
     assert_eq!(received.body["dataSourceId"], "crm");
     assert_eq!(received.body["status"], "failed");
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -245,7 +245,7 @@ async fn an_event_reaches_only_its_own_instance() {
         .await;
     let received = receiver.next().await;
     assert_eq!(received.body["instanceId"], json!(watched));
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -272,7 +272,7 @@ async fn failed_callbacks_are_retried_with_the_same_event_and_delivery_ids() {
         assert_eq!(attempt.body["eventId"], json!(ids[0]));
         assert_eq!(attempt.webhook_id, attempts[0].webhook_id);
     }
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -303,7 +303,7 @@ async fn a_410_removes_the_subscription() {
     assert_eq!(status, 404, "the subscription must be removed after 410");
     app.report(&instance, "full-refresh", &json!({"status": "succeeded"}))
         .await;
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -323,7 +323,7 @@ async fn a_delivery_stops_after_the_last_attempt_of_its_schedule() {
     // One first attempt, then one retry for the one delay of the schedule.
     receiver.next().await;
     receiver.next().await;
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
 }
 
 #[tokio::test]
@@ -342,7 +342,7 @@ async fn other_4xx_answers_fail_at_once_and_keep_the_subscription() {
     app.report(&instance, "full-refresh", &json!({"status": "failed"}))
         .await;
     receiver.next().await;
-    receiver.expect_nothing_more().await;
+    app.expect_no_more_callbacks(&mut receiver).await;
     let path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.status(), 200);
 }
