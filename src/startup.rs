@@ -10,14 +10,11 @@ use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use url::Url;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::admin;
 use crate::config::Settings;
 use crate::delivery::{DeliverySettings, Dispatcher};
 use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
-use crate::openapi::ApiDoc;
 use crate::openapi::connector::ConnectorSettings;
 use crate::storage::Store;
 
@@ -75,6 +72,7 @@ impl Application {
             },
         });
         let app_state = state.clone();
+        let document = http::document();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -93,8 +91,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .configure(http::configure)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .configure(|cfg| http::configure(cfg, &document))
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         // Signals are ours (see `shutdown_signal`): registered before the first log line, so a

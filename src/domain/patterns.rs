@@ -1,11 +1,49 @@
-//! The text rules of ids, names and callback URLs as regular expressions. The same strings are
-//! the `pattern`s the API documents declare, so what the documents promise and what the service
-//! accepts cannot differ. They avoid `\s` and other classes whose meaning varies between regex
-//! dialects: only literal characters and ranges.
+//! The text rules of ids, names, callback URLs and idempotency keys: their length limits and
+//! their regular expressions. The same constants are what the parsers check and the `pattern`,
+//! `minLength` and `maxLength` the API documents declare, so what the documents promise and what
+//! the service accepts cannot differ. The patterns avoid `\s` and other classes whose meaning
+//! varies between regex dialects: only literal characters and ranges.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+/// The longest catalog item id (data source, segment, measure), in characters.
+pub const ITEM_ID_MAX_CHARS: usize = 200;
+/// The longest display name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+/// The longest `notificationUrl` accepted, in bytes (its characters are all ASCII). Parsing may
+/// add the `/` of an empty path, so a stored callback URL may be one byte longer.
+pub const CALLBACK_URL_MAX_BYTES: usize = 4095;
+/// The longest `Idempotency-Key`, in bytes (its characters are all ASCII).
+pub const IDEMPOTENCY_KEY_MAX_BYTES: usize = 255;
+/// The longest tenant id, in bytes.
+pub const TENANT_ID_MAX_BYTES: usize = 128;
+
+/// What the documents promise about a request field or header of this name, so that a
+/// schema-valid request is never refused: its length range and pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Documented {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub pattern: &'static str,
+}
+
+/// The rule of a request field or header, by its wire name.
+pub fn documented(name: &str) -> Option<Documented> {
+    let (max_length, pattern) = match name {
+        "dataSourceId" | "segmentId" | "measureId" => (ITEM_ID_MAX_CHARS, ITEM_ID),
+        "name" => (NAME_MAX_CHARS, NAME),
+        "notificationUrl" => (CALLBACK_URL_MAX_BYTES, CALLBACK_URL),
+        "Idempotency-Key" => (IDEMPOTENCY_KEY_MAX_BYTES, IDEMPOTENCY_KEY),
+        _ => return None,
+    };
+    Some(Documented {
+        min_length: 1,
+        max_length,
+        pattern,
+    })
+}
 
 /// A catalog item id: no `/`, no control characters, no space at either end.
 pub const ITEM_ID: &str =
@@ -57,7 +95,7 @@ pub fn is_callback_url(text: &str) -> bool {
 }
 
 pub fn is_idempotency_key(text: &str) -> bool {
-    is_match(&IDEMPOTENCY_KEY_RE, text)
+    text.len() <= IDEMPOTENCY_KEY_MAX_BYTES && is_match(&IDEMPOTENCY_KEY_RE, text)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod process;
 mod rate_limits;
 mod reports;
 mod restart;
+mod routes;
 mod subscriptions;
 mod tenancy;
 mod thresholds;
