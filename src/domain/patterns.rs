@@ -19,6 +19,8 @@ pub const CALLBACK_URL_MAX_BYTES: usize = 4095;
 pub const IDEMPOTENCY_KEY_MAX_BYTES: usize = 255;
 /// The longest tenant id, in bytes.
 pub const TENANT_ID_MAX_BYTES: usize = 128;
+/// The longest `X-Request-Id` taken from a caller, in bytes; a longer one is replaced.
+pub const REQUEST_ID_MAX_BYTES: usize = 128;
 
 /// What the documents promise about a request field or header of this name, so that a
 /// schema-valid request is never refused: its length range and pattern.
@@ -69,6 +71,10 @@ pub const CALLBACK_URL: &str = concat!(
 /// Idempotency keys: visible ASCII characters or spaces.
 pub const IDEMPOTENCY_KEY: &str = r"^[ -~]+$";
 
+/// A request id a caller may choose: a token that is safe in a log line and a header (letters,
+/// digits and `-._~:+/=`, no spaces or quotes).
+pub const REQUEST_ID: &str = r"^[A-Za-z0-9._~:+/=-]+$";
+
 fn compile(pattern: &str) -> Option<Regex> {
     Regex::new(pattern).ok()
 }
@@ -77,6 +83,7 @@ static ITEM_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(ITEM_ID));
 static NAME_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(NAME));
 static CALLBACK_URL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(CALLBACK_URL));
 static IDEMPOTENCY_KEY_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(IDEMPOTENCY_KEY));
+static REQUEST_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(REQUEST_ID));
 
 fn is_match(regex: &LazyLock<Option<Regex>>, text: &str) -> bool {
     regex.as_ref().is_some_and(|r| r.is_match(text))
@@ -98,13 +105,17 @@ pub fn is_idempotency_key(text: &str) -> bool {
     text.len() <= IDEMPOTENCY_KEY_MAX_BYTES && is_match(&IDEMPOTENCY_KEY_RE, text)
 }
 
+pub fn is_request_id(text: &str) -> bool {
+    text.len() <= REQUEST_ID_MAX_BYTES && is_match(&REQUEST_ID_RE, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [ITEM_ID, NAME, CALLBACK_URL, IDEMPOTENCY_KEY] {
+        for pattern in [ITEM_ID, NAME, CALLBACK_URL, IDEMPOTENCY_KEY, REQUEST_ID] {
             assert!(compile(pattern).is_some(), "{pattern}");
         }
     }
@@ -140,6 +151,25 @@ mod tests {
         ];
         for (url, why) in refused {
             assert!(!is_callback_url(url), "{url} must be refused: {why}");
+        }
+    }
+
+    #[test]
+    fn request_ids_table() {
+        for id in ["abc", "0f8c-11:22", "trace/1+x="] {
+            assert!(is_request_id(id), "{id:?}");
+        }
+        let long = "x".repeat(REQUEST_ID_MAX_BYTES + 1);
+        let refused = [
+            ("", "empty"),
+            ("a b", "a space splits a log field"),
+            ("a\"b", "a quote ends a log field"),
+            ("a\nb", "a line break forges a log line"),
+            ("é", "not ASCII"),
+            (long.as_str(), "too long"),
+        ];
+        for (id, why) in refused {
+            assert!(!is_request_id(id), "{id:?} must be refused: {why}");
         }
     }
 

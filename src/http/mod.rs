@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod params;
 pub mod rate_limit;
 pub mod reports;
+pub mod request_id;
 pub mod routes;
 pub mod subscriptions;
 pub mod triggers;
