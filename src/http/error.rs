@@ -186,6 +186,15 @@ impl ApiError {
     }
 }
 
+impl From<&ApiError> for ErrorBody {
+    fn from(error: &ApiError) -> Self {
+        Self {
+            code: error.code(),
+            message: error.message(),
+        }
+    }
+}
+
 impl fmt::Debug for ApiError {
     /// The cause chain, for logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -219,10 +228,7 @@ impl ResponseError for ApiError {
         if let Self::TooManyRequests { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
         }
-        response.json(ErrorBody {
-            code,
-            message: self.message(),
-        })
+        response.json(ErrorBody::from(self))
     }
 }
 

@@ -3,9 +3,11 @@
 //! OpenAPI document are both built from it, so they cannot disagree.
 
 use actix_web::dev::ResourceDef;
+use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpRequest, HttpResponse};
 use utoipa::ToSchema;
+use utoipa::openapi::path::PathItem;
 use utoipa::openapi::{OpenApi, RefOr, Schema};
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
@@ -61,6 +63,23 @@ pub fn document() -> OpenApi {
     document
 }
 
+/// The `Allow` header of a path: the methods its operations take (RFC 9110 asks for it on 405).
+fn allowed(item: &PathItem) -> String {
+    let methods = [
+        ("GET", &item.get),
+        ("PUT", &item.put),
+        ("POST", &item.post),
+        ("DELETE", &item.delete),
+        ("PATCH", &item.patch),
+    ];
+    methods
+        .into_iter()
+        .filter(|(_, operation)| operation.is_some())
+        .map(|(method, _)| method)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn component<T: ToSchema>() -> (String, RefOr<Schema>) {
     (T::name().into_owned(), T::schema())
 }
@@ -79,14 +98,24 @@ pub fn configure(cfg: &mut ServiceConfig, document: &OpenApi) {
         cfg,
     ));
     cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()));
-    let known: Vec<ResourceDef> = document.paths.paths.keys().map(ResourceDef::new).collect();
+    let known: Vec<(ResourceDef, String)> = document
+        .paths
+        .paths
+        .iter()
+        .map(|(path, item)| (ResourceDef::new(path.as_str()), allowed(item)))
+        .collect();
     cfg.default_service(web::to(move |req: HttpRequest| {
-        let known_path = known.iter().any(|path| path.is_match(req.path()));
+        let allow = known
+            .iter()
+            .find(|(path, _)| path.is_match(req.path()))
+            .map(|(_, allow)| allow.clone());
         async move {
-            Err::<HttpResponse, _>(match known_path {
-                true => ApiError::method_not_allowed(),
-                false => ApiError::no_route(),
-            })
+            match allow {
+                Some(allow) => Ok(HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, allow))
+                    .json(ErrorBody::from(&ApiError::method_not_allowed()))),
+                None => Err(ApiError::no_route()),
+            }
         }
     }));
 }

@@ -19,7 +19,12 @@ fn fill(path: &str, instance: &str) -> String {
         .replace("{measureId}", "m")
 }
 
-async fn call(app: &crate::helpers::TestApp, method: Method, url: &str) -> (u16, Value) {
+/// The status, the JSON body (null when it is not JSON) and the `Allow` header of an answer.
+async fn call(
+    app: &crate::helpers::TestApp,
+    method: Method,
+    url: &str,
+) -> (u16, Value, Option<String>) {
     let response = app
         .client
         .request(method, app.url(url))
@@ -29,8 +34,12 @@ async fn call(app: &crate::helpers::TestApp, method: Method, url: &str) -> (u16,
         .await
         .unwrap();
     let status = response.status().as_u16();
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
     let body = serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null);
-    (status, body)
+    (status, body, allow)
 }
 
 #[tokio::test]
@@ -46,9 +55,15 @@ async fn every_documented_operation_is_routed_and_other_methods_answer_405() {
             !url.contains('{'),
             "{path} has a parameter this test does not fill"
         );
-        for method in ["get", "put", "post", "delete", "patch"] {
+        let methods = ["get", "put", "post", "delete", "patch"];
+        let documented: Vec<String> = methods
+            .iter()
+            .filter(|m| item.get(**m).is_some())
+            .map(|m| m.to_uppercase())
+            .collect();
+        for method in methods {
             let verb = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let (status, body) = call(&app, verb, &url).await;
+            let (status, body, allow) = call(&app, verb, &url).await;
             if item.get(method).is_some() {
                 assert_ne!(status, 405, "{method} {path} is documented: {body}");
                 assert!(
@@ -58,9 +73,10 @@ async fn every_documented_operation_is_routed_and_other_methods_answer_405() {
             } else {
                 assert_eq!(status, 405, "{method} {path} is not documented: {body}");
                 assert_eq!(body["code"], "method_not_allowed", "{method} {path}");
+                assert_eq!(allow, Some(documented.join(", ")), "{method} {path}");
             }
         }
     }
-    let (status, body) = call(&app, Method::GET, "/api/v1/nothing-here").await;
+    let (status, body, _) = call(&app, Method::GET, "/api/v1/nothing-here").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
