@@ -14,6 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::error::{self, ErrorBody};
 use super::reports::ReportAccepted;
+use super::subscriptions::SubscriptionResponse;
 use super::{
     ApiError, MAX_BODY_BYTES, catalog, connector, deliveries, health, instances, metrics, reports,
     subscriptions, triggers,
@@ -56,7 +57,12 @@ pub fn document() -> OpenApi {
     // Bodies named by reference only: by every error answer (see `openapi::complete`) and by
     // the shared answers of `params`, which utoipa does not collect.
     let components = document.components.get_or_insert_with(Default::default);
-    for (name, schema) in [component::<ErrorBody>(), component::<ReportAccepted>()] {
+    let by_reference = [
+        component::<ErrorBody>(),
+        component::<ReportAccepted>(),
+        component::<SubscriptionResponse>(),
+    ];
+    for (name, schema) in by_reference {
         components.schemas.insert(name, schema);
     }
     openapi::complete(&mut document);

@@ -331,3 +331,49 @@ impl Modify for ErrorResponses {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn flattened(schema: Value) -> Value {
+        let mut schema: RefOr<Schema> = serde_json::from_value(schema).unwrap();
+        flatten(&mut schema);
+        serde_json::to_value(schema).unwrap()
+    }
+
+    #[test]
+    fn an_all_of_of_objects_becomes_one_flat_object_in_field_order() {
+        let part = |name: &str, closed: bool| {
+            let mut part = json!({"type": "object", "required": [name],
+                "properties": {name: {"type": "string"}}});
+            if closed {
+                part["additionalProperties"] = json!(false);
+            }
+            part
+        };
+        let open = flattened(json!({"description": "Both.",
+            "allOf": [part("first", false), part("second", true)]}));
+        let names: Vec<&String> = open["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["first", "second"]);
+        assert_eq!(open["required"], json!(["first", "second"]));
+        assert_eq!(open["description"], "Both.");
+        assert!(open.get("allOf").is_none() && open.get("additionalProperties").is_none());
+        let closed = flattened(json!({"allOf": [part("a", true), part("b", true)]}));
+        assert_eq!(
+            closed["additionalProperties"], false,
+            "every part was closed"
+        );
+    }
+
+    #[test]
+    fn an_all_of_with_a_reference_stays_as_it_is() {
+        let schema = json!({"allOf": [
+            {"$ref": "#/components/schemas/Other"},
+            {"type": "object", "properties": {"a": {"type": "string"}}},
+        ]});
+        assert_eq!(flattened(schema.clone()), schema);
+    }
+}
