@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::params::InstancePath;
 use super::{ApiError, AppState, Caller};
+use crate::domain::patterns::NAME_MAX_CHARS;
 use crate::domain::{Instance, InstanceId, InstanceName, TenantId};
 use crate::storage::Store;
 
@@ -93,8 +94,9 @@ pub async fn create_instance(
     caller: Caller,
     body: web::Json<CreateInstanceRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = InstanceName::parse(&body.name)
-        .ok_or_else(|| ApiError::invalid("name must be 1 to 100 characters."))?;
+    let name = InstanceName::parse(&body.name).ok_or_else(|| {
+        ApiError::invalid(format!("name must be 1 to {NAME_MAX_CHARS} characters."))
+    })?;
     let instance = Instance {
         id: InstanceId::new(),
         tenant: caller.tenant,
