@@ -6,8 +6,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use insights_connector::admin::{self, AdminRequest, AdminResponse};
 use insights_connector::config::{MAX_TOKEN_TTL, Secret, Settings, duration_setting};
+use insights_connector::domain::patterns::TENANT_ID_MAX_BYTES;
 use insights_connector::domain::{ApiKeyId, TenantId};
-use insights_connector::http::auth::mint_hs256;
+use insights_connector::http::{self, auth::mint_hs256};
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
 use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
@@ -139,8 +140,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn token(args: &TokenArgs) -> anyhow::Result<()> {
-    let tenant = TenantId::parse(&args.tenant)
-        .ok_or_else(|| anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces"))?;
+    let tenant = TenantId::parse(&args.tenant).ok_or_else(|| {
+        anyhow::anyhow!("--tenant must be 1 to {TENANT_ID_MAX_BYTES} characters without spaces")
+    })?;
     let token = mint_hs256(
         args.secret.expose().as_bytes(),
         &tenant,
@@ -159,8 +161,9 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         aad_client_id: args.aad_client_id.clone(),
         aad_resource_uri: args.aad_resource_uri.clone(),
     };
+    let document = http::document();
     for auth in ConnectorAuth::ALL {
-        let findings = lint::lint(&connector::api_definition(&settings, auth)?);
+        let findings = lint::lint(&connector::api_definition(&document, &settings, auth)?);
         if !findings.is_empty() {
             for finding in &findings {
                 eprintln!("{finding}");
@@ -171,7 +174,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
             );
         }
     }
-    for (path, bytes) in connector::package_files(&settings)? {
+    for (path, bytes) in connector::package_files(&document, &settings)? {
         let target = args.out.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
@@ -192,7 +195,9 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
             data,
         } => {
             let tenant = TenantId::parse(&tenant).ok_or_else(|| {
-                anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces")
+                anyhow::anyhow!(
+                    "--tenant must be 1 to {TENANT_ID_MAX_BYTES} characters without spaces"
+                )
             })?;
             let request = AdminRequest::CreateApiKey {
                 tenant,

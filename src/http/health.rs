@@ -1,9 +1,10 @@
 //! Liveness and readiness probes.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::error::ErrorCode;
 use super::{ApiError, AppState};
 
 #[derive(Serialize, ToSchema)]
@@ -15,8 +16,9 @@ pub struct HealthResponse {
 /// Alive
 ///
 /// Answers 200 while the process serves requests.
-#[utoipa::path(get, path = "/healthz", operation_id = "Healthz", tag = "Operations",
+#[utoipa::path(operation_id = "Healthz", tag = "Operations",
     responses((status = 200, description = "The service is alive.", body = HealthResponse)))]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse { status: "ok" })
 }
@@ -24,16 +26,18 @@ pub async fn healthz() -> HttpResponse {
 /// Ready
 ///
 /// Answers 200 when storage is open and accepts a durable write, 503 otherwise.
-#[utoipa::path(get, path = "/readyz", operation_id = "Readyz", tag = "Operations",
+#[utoipa::path(operation_id = "Readyz", tag = "Operations",
     responses(
         (status = 200, description = "Storage is open and writable.", body = HealthResponse),
-        (status = 503, description = "Storage cannot take writes.", body = super::error::ErrorBody),
+        (status = 503, description = "Storage cannot take writes."),
     ))]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .store
-        .check_writable()
-        .await
-        .map_err(|err| ApiError::Unavailable(format!("Storage is not writable: {err}.")))?;
+    state.store.check_writable().await.map_err(|err| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!("Storage is not writable: {err}."),
+        )
+    })?;
     Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
 }

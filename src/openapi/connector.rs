@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::NOT_IN_CONNECTOR;
 use super::swagger2::{self, ConvertError, Swagger2Options};
-use super::{NOT_IN_CONNECTOR, document};
 
 /// The connector's icon: 230x230, a coloured background, as certification asks.
 pub const ICON_PNG: &[u8] = include_bytes!("icon.png");
@@ -349,12 +349,13 @@ fn security(auth: ConnectorAuth) -> (Value, Value) {
     }
 }
 
-/// The Swagger 2.0 connector definition of a deployment.
+/// The Swagger 2.0 connector definition of a deployment, from the OpenAPI `document`.
 pub fn api_definition(
+    document: &utoipa::openapi::OpenApi,
     settings: &ConnectorSettings,
     auth: ConnectorAuth,
 ) -> Result<Value, ConvertError> {
-    let mut openapi = serde_json::to_value(document()).map_err(|err| {
+    let mut openapi = serde_json::to_value(document).map_err(|err| {
         ConvertError::new("/", format!("cannot serialize the OpenAPI document: {err}"))
     })?;
     enrich(&mut openapi);
@@ -420,14 +421,17 @@ pub fn api_properties(settings: &ConnectorSettings, auth: ConnectorAuth) -> Valu
 }
 
 /// Every file of `openapi/` and the connector packages, by path relative to the project root,
-/// as `insights-connector export` writes them.
-pub fn package_files(settings: &ConnectorSettings) -> Result<Vec<(String, Vec<u8>)>, ConvertError> {
+/// as `insights-connector export` writes them from the OpenAPI `document`.
+pub fn package_files(
+    document: &utoipa::openapi::OpenApi,
+    settings: &ConnectorSettings,
+) -> Result<Vec<(String, Vec<u8>)>, ConvertError> {
     let pretty = |value: &Value| {
         let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
         bytes.push(b'\n');
         bytes
     };
-    let openapi = serde_json::to_value(document()).map_err(|err| {
+    let openapi = serde_json::to_value(document).map_err(|err| {
         ConvertError::new("/", format!("cannot serialize the OpenAPI document: {err}"))
     })?;
     let mut files = vec![
@@ -441,7 +445,7 @@ pub fn package_files(settings: &ConnectorSettings) -> Result<Vec<(String, Vec<u8
         let folder = auth.folder();
         files.push((
             format!("{folder}/apiDefinition.swagger.json"),
-            pretty(&api_definition(settings, auth)?),
+            pretty(&api_definition(document, settings, auth)?),
         ));
         files.push((
             format!("{folder}/apiProperties.json"),

@@ -282,9 +282,8 @@ impl Store {
         if crossed.is_empty() {
             return Ok(None);
         }
-        let trigger = match kind {
-            CatalogKind::Segment => TriggerKind::SegmentThresholdCrossed,
-            _ => TriggerKind::MeasureThresholdCrossed,
+        let Some(trigger) = TriggerKind::threshold_crossed(kind) else {
+            return Ok(None);
         };
         let event = Event {
             id: EventId::new(),

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use insights_connector::http::document;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
 use insights_connector::openapi::lint;
 use serde_json::Value;
@@ -34,7 +35,9 @@ fn run(command: &mut Command) -> String {
 
 #[test]
 fn committed_documents_match_what_the_code_generates() {
-    for (path, generated) in connector::package_files(&ConnectorSettings::placeholder()).unwrap() {
+    for (path, generated) in
+        connector::package_files(&document(), &ConnectorSettings::placeholder()).unwrap()
+    {
         let committed = std::fs::read(Path::new(ROOT).join(&path))
             .unwrap_or_else(|_| panic!("{path} is not committed"));
         let same = if path.ends_with(".json") {
@@ -154,9 +157,12 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
 
 #[test]
 fn the_report_api_and_probes_stay_out_of_the_connector() {
-    let definition =
-        connector::api_definition(&ConnectorSettings::placeholder(), ConnectorAuth::AzureAd)
-            .unwrap();
+    let definition = connector::api_definition(
+        &document(),
+        &ConnectorSettings::placeholder(),
+        ConnectorAuth::AzureAd,
+    )
+    .unwrap();
     let paths: Vec<&String> = definition["paths"].as_object().unwrap().keys().collect();
     assert!(paths.iter().all(|p| !p.contains("/reports/")), "{paths:?}");
     for operator_path in ["/healthz", "/readyz", "/connector/apiProperties.json"] {
@@ -165,7 +171,7 @@ fn the_report_api_and_probes_stay_out_of_the_connector() {
             "{operator_path}"
         );
     }
-    let openapi = serde_json::to_value(insights_connector::openapi::document()).unwrap();
+    let openapi = serde_json::to_value(document()).unwrap();
     assert!(openapi["paths"]["/api/v1/instances/{instanceId}/reports/segment-size"].is_object());
 }
 
@@ -174,9 +180,12 @@ fn the_report_api_and_probes_stay_out_of_the_connector() {
 async fn notification_schemas_list_exactly_the_delivered_fields() {
     let app = spawn_app().await;
     let mut receiver = Receiver::start().await;
-    let definition =
-        connector::api_definition(&ConnectorSettings::placeholder(), ConnectorAuth::AzureAd)
-            .unwrap();
+    let definition = connector::api_definition(
+        &document(),
+        &ConnectorSettings::placeholder(),
+        ConnectorAuth::AzureAd,
+    )
+    .unwrap();
     let instance = app.create_instance("schemas").await;
     app.report(
         &instance,
@@ -315,7 +324,7 @@ async fn schemathesis_finds_nothing_in_the_live_api() {
 fn connection_parameters_match_the_security_definitions() {
     let settings = ConnectorSettings::placeholder();
     for auth in ConnectorAuth::ALL {
-        let definition = connector::api_definition(&settings, auth).unwrap();
+        let definition = connector::api_definition(&document(), &settings, auth).unwrap();
         let properties = connector::api_properties(&settings, auth);
         let parameters = properties["properties"]["connectionParameters"]
             .as_object()

@@ -19,6 +19,7 @@ mod proxy;
 mod rate_limits;
 mod reports;
 mod restart;
+mod routes;
 mod subscriptions;
 mod tenancy;
 mod thresholds;
