@@ -9,10 +9,10 @@ use insights_connector::config::{Secret, Settings, parse_duration};
 use insights_connector::domain::{ApiKeyId, TenantId};
 use insights_connector::http::auth::mint_hs256;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
-use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
 use insights_connector::storage::Store;
 use insights_connector::telemetry;
+use powerplatform_connector::lint;
 use url::Url;
 
 #[derive(Parser)]

@@ -3,9 +3,9 @@
 //! `apiProperties.json`, the icon and the package's README. Nothing here is maintained by hand
 //! beside the code: labels follow from names, descriptions from doc comments.
 
+use powerplatform_connector::swagger2::{self, ConvertError, Swagger2Options};
 use serde_json::{Map, Value, json};
 
-use super::swagger2::{self, ConvertError, Swagger2Options};
 use super::{NOT_IN_CONNECTOR, document};
 
 /// The connector's icon: 230x230, a coloured background, as certification asks.

@@ -2,8 +2,6 @@
 //! annotations, and from it the Swagger 2.0 connector definition Power Automate imports.
 
 pub mod connector;
-pub mod lint;
-pub mod swagger2;
 
 use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;

@@ -5,12 +5,14 @@ use std::path::Path;
 use std::process::Command;
 
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
-use insights_connector::openapi::lint;
+use powerplatform_connector::lint;
 use serde_json::Value;
 
 use crate::helpers::{Receiver, spawn_app, token, venv_tool};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Microsoft's JSON Schemas of a connector package, kept with the connector tooling.
+const SCHEMAS: &str = "crates/powerplatform-connector/tests/fixtures";
 
 fn run(command: &mut Command) -> String {
     let output = command.output().expect("the tool starts");
@@ -65,7 +67,7 @@ fn the_committed_definitions_pass_microsofts_schemas_and_the_lint() {
         );
         run(Command::new(venv_tool("python"))
             .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-            .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+            .arg(Path::new(ROOT).join(SCHEMAS))
             .arg(&definition_path)
             .arg(Path::new(ROOT).join(folder).join("apiProperties.json")));
     }
@@ -126,7 +128,7 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
     assert!(findings.is_empty(), "lint findings:\n{findings:#?}");
     run(Command::new(venv_tool("python"))
         .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-        .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+        .arg(Path::new(ROOT).join(SCHEMAS))
         .arg(dir.path().join("apiDefinition.swagger.json"))
         .arg(dir.path().join("apiProperties.json")));
     run(Command::new(venv_tool("openapi-spec-validator")).arg(dir.path().join("openapi.json")));
@@ -140,7 +142,7 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
     );
     run(Command::new(venv_tool("python"))
         .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-        .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+        .arg(Path::new(ROOT).join(SCHEMAS))
         .arg(dir.path().join("key.apiDefinition.swagger.json"))
         .arg(dir.path().join("key.apiProperties.json")));
     let unknown = app

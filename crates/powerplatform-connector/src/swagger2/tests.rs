@@ -954,7 +954,7 @@ fn round_trip_converts_to_a_lint_clean_definition() {
     };
     let out = to_swagger2(&realistic_openapi(), &options).unwrap();
 
-    let findings = super::super::lint::lint(&out);
+    let findings = crate::lint::lint(&out);
     assert!(
         findings.is_empty(),
         "findings:\n{}\n{}",

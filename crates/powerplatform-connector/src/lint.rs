@@ -48,7 +48,7 @@ pub fn lint(definition: &Value) -> Vec<Finding> {
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 
 /// Formats the Power Platform definition schema accepts.
-use super::swagger2::FORMATS_2 as FORMATS;
+use crate::swagger2::FORMATS_2 as FORMATS;
 
 /// Words and product names certification refuses in `info.title`, lowercase, matched on whole
 /// words.

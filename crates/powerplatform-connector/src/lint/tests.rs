@@ -1005,10 +1005,7 @@ fn findings_display_location_rule_message() {
 /// known to be wrong in them.
 #[test]
 fn lint_finds_the_known_faults_of_certified_examples() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/powerplatform/examples"
-    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/examples");
     let cases = [
         // Its body parameter has no x-ms-summary.
         ("TractionGuest", "parameter-x-ms-summary"),
