@@ -158,7 +158,8 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         aad_resource_uri: args.aad_resource_uri.clone(),
     };
     for auth in ConnectorAuth::ALL {
-        let findings = lint::lint(&connector::api_definition(&settings, auth)?);
+        let package = connector::package(&settings, auth)?;
+        let findings = lint::lint(&package.api_definition);
         if !findings.is_empty() {
             for finding in &findings {
                 eprintln!("{finding}");

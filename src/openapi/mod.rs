@@ -1,5 +1,6 @@
 //! The API's descriptions: the OpenAPI 3.1 document built from the handlers' utoipa
-//! annotations, and from it the Swagger 2.0 connector definition Power Automate imports.
+//! annotations, and from it (through `powerplatform-connector`) the connector package Power
+//! Automate imports.
 
 pub mod connector;
 
@@ -153,11 +154,7 @@ struct ConnectorMetadata;
 
 impl Modify for ConnectorMetadata {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let metadata = json!([
-            { "propertyName": "Website", "propertyValue": "https://github.com/insights-connector/insights-connector" },
-            { "propertyName": "Privacy policy", "propertyValue": "https://github.com/insights-connector/insights-connector/blob/main/PRIVACY.md" },
-            { "propertyName": "Categories", "propertyValue": "Data;Marketing" },
-        ]);
+        let metadata = connector::METADATA.to_value();
         let extensions = openapi.extensions.get_or_insert_with(Default::default);
         extensions.merge(
             ExtensionsBuilder::new()

@@ -318,7 +318,7 @@ fn connection_parameters_match_the_security_definitions() {
     let settings = ConnectorSettings::placeholder();
     for auth in ConnectorAuth::ALL {
         let definition = connector::api_definition(&settings, auth).unwrap();
-        let properties = connector::api_properties(&settings, auth);
+        let properties = connector::api_properties(&settings, auth).unwrap();
         let parameters = properties["properties"]["connectionParameters"]
             .as_object()
             .unwrap();

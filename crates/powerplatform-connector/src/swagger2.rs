@@ -40,7 +40,7 @@ pub struct ConvertError {
 }
 
 impl ConvertError {
-    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             location: location.into(),
             message: message.into(),
