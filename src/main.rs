@@ -150,7 +150,7 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the documents, refusing a connector definition the certification lint faults.
+/// Writes the documents, refusing a connector package the certification lint faults.
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let settings = ConnectorSettings {
         public_url: args.public_url.to_string(),
@@ -159,7 +159,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
     };
     for auth in ConnectorAuth::ALL {
         let package = connector::package(&settings, auth)?;
-        let findings = lint::lint(&package.api_definition);
+        let findings = lint::lint_package(&package.api_definition, &package.api_properties);
         if !findings.is_empty() {
             for finding in &findings {
                 eprintln!("{finding}");

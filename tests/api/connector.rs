@@ -58,9 +58,12 @@ fn the_committed_definitions_pass_microsofts_schemas_and_the_lint() {
         let definition_path = Path::new(ROOT)
             .join(folder)
             .join("apiDefinition.swagger.json");
+        let properties_path = Path::new(ROOT).join(folder).join("apiProperties.json");
         let definition: Value =
             serde_json::from_slice(&std::fs::read(&definition_path).unwrap()).unwrap();
-        let findings = lint::lint(&definition);
+        let properties: Value =
+            serde_json::from_slice(&std::fs::read(&properties_path).unwrap()).unwrap();
+        let findings = lint::lint_package(&definition, &properties);
         assert!(
             findings.is_empty(),
             "{folder}: lint findings:\n{findings:#?}"
@@ -69,7 +72,7 @@ fn the_committed_definitions_pass_microsofts_schemas_and_the_lint() {
             .arg(Path::new(ROOT).join("tools/validate_connector.py"))
             .arg(Path::new(ROOT).join(SCHEMAS))
             .arg(&definition_path)
-            .arg(Path::new(ROOT).join(folder).join("apiProperties.json")));
+            .arg(&properties_path));
     }
     run(Command::new(venv_tool("openapi-spec-validator"))
         .arg(Path::new(ROOT).join("openapi/openapi.json")));
@@ -121,9 +124,9 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
     assert_eq!(definition["host"], format!("127.0.0.1:{port}"));
     assert_eq!(definition["schemes"], serde_json::json!(["http"]));
     // The served copy points at plain http on loopback; everything else is as certified.
-    let findings: Vec<_> = lint::lint(definition)
+    let findings: Vec<_> = lint::lint_package(definition, &saved[1])
         .into_iter()
-        .filter(|f| f.rule != "schemes-https")
+        .filter(|f| f.rule != lint::Rule::SchemesHttps)
         .collect();
     assert!(findings.is_empty(), "lint findings:\n{findings:#?}");
     run(Command::new(venv_tool("python"))

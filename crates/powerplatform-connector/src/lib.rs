@@ -4,7 +4,7 @@
 //! - [`swagger2`]: the OpenAPI 3.1 to Swagger 2.0 conversion Power Automate needs.
 //! - [`package`]: a connector package (`apiDefinition.swagger.json`, `apiProperties.json`) from
 //!   the OpenAPI document and tables of labels, visibility, dropdowns, paging and security.
-//! - [`lint`]: the certification rules a connector definition must pass.
+//! - [`lint`]: the certification rules a package must pass, as closed [`lint::Rule`]s.
 
 pub mod lint;
 pub mod package;

@@ -11,14 +11,8 @@ use std::fmt;
 
 use serde_json::{Map, Value, json};
 
+use crate::lint::{NEXT_LINK_PROPERTY, OPERATION_NAMES, UPDATE_NEXT_LINK};
 use crate::swagger2::{self, ConvertError, Swagger2Options};
-
-/// The policy template that rewrites a backend's next link into one through the gateway.
-const UPDATE_NEXT_LINK: &str = "updatenextlink";
-/// The `updatenextlink` parameter naming the next-link property.
-const NEXT_LINK_PROPERTY: &str = "x-ms-apimTemplateParameter.nextLinkPropertyName";
-/// The policy template parameter listing the operations a policy applies to.
-const OPERATION_NAMES: &str = "x-ms-apimTemplate-operationName";
 
 pub use text::{label, plain};
 

@@ -4,11 +4,6 @@
 use super::*;
 use crate::lint::{self, Finding};
 
-/// The lint of both documents (the definition alone, until the lint reads the pair).
-fn lint_package(package: &Package) -> Vec<Finding> {
-    lint::lint(&package.api_definition)
-}
-
 fn openapi() -> Value {
     json!({
         "openapi": "3.1.0",
@@ -185,7 +180,7 @@ const ORDERS: &str = "/paths/~1shops~1{shopId}~1orders/get";
 #[test]
 fn the_package_lints_clean() {
     let package = build(&openapi(), &spec()).unwrap();
-    let findings = lint_package(&package);
+    let findings = lint::lint_package(&package.api_definition, &package.api_properties);
     assert!(findings.is_empty(), "{}", listed(&findings));
 }
 
@@ -202,7 +197,7 @@ fn both_security_kinds_give_a_package_that_lints_clean() {
         ..spec()
     };
     let package = build(&openapi(), &spec).unwrap();
-    let findings = lint_package(&package);
+    let findings = lint::lint_package(&package.api_definition, &package.api_properties);
     assert!(findings.is_empty(), "{}", listed(&findings));
     let oauth = &package.api_definition["securityDefinitions"]["oauth2_auth"];
     assert_eq!(
