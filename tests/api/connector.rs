@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
-use powerplatform_connector::lint;
+use powerplatform_connector::{diff, lint};
 use serde_json::Value;
 
 use crate::helpers::{Receiver, spawn_app, token, venv_tool};
@@ -36,20 +36,30 @@ fn run(command: &mut Command) -> String {
 
 #[test]
 fn committed_documents_match_what_the_code_generates() {
+    let mut stale = Vec::new();
     for (path, generated) in connector::package_files(&ConnectorSettings::placeholder()).unwrap() {
         let committed = std::fs::read(Path::new(ROOT).join(&path))
             .unwrap_or_else(|_| panic!("{path} is not committed"));
-        let same = if path.ends_with(".json") {
-            serde_json::from_slice::<Value>(&committed).unwrap()
-                == serde_json::from_slice::<Value>(&generated).unwrap()
-        } else {
-            committed == generated
-        };
-        assert!(
-            same,
-            "{path} differs from what the code generates: run `cargo run -- export` and commit the result"
-        );
+        if path.ends_with(".json") {
+            let differences = diff::diff(
+                &serde_json::from_slice::<Value>(&committed).unwrap(),
+                &serde_json::from_slice::<Value>(&generated).unwrap(),
+            );
+            if !differences.is_empty() {
+                let report = diff::report(&differences, "committed", "generated", 30);
+                stale.push(format!("{path}:\n{report}"));
+            }
+        } else if committed != generated {
+            stale.push(format!(
+                "{path}: the committed bytes differ from the generated ones"
+            ));
+        }
     }
+    assert!(
+        stale.is_empty(),
+        "the committed documents are not what the code generates; run `cargo run -- export` and commit the result\n\n{}",
+        stale.join("\n")
+    );
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! - [`package`]: a connector package (`apiDefinition.swagger.json`, `apiProperties.json`) from
 //!   the OpenAPI document and tables of labels, visibility, dropdowns, paging and security.
 //! - [`lint`]: the certification rules a package must pass, as closed [`lint::Rule`]s.
+//! - [`diff`]: where two JSON documents differ, for tests that compare committed documents.
 
+pub mod diff;
 pub mod lint;
 pub mod package;
 pub mod swagger2;
