@@ -1,6 +1,10 @@
 //! The lint on real certified connectors from Microsoft's repository (`tests/fixtures/examples`,
 //! see `tests/fixtures/SOURCE.md`): it reads them without panicking and finds what is known to
 //! be wrong in them.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking; its helpers unwrap as its #[test] functions may"
+)]
 
 use std::path::Path;
 
