@@ -42,7 +42,7 @@ pub(super) fn finish(definition: &mut Value, spec: &Spec<'_>) -> Result<(), Buil
 }
 
 /// Every operation of the definition, with its path and method.
-fn operations_mut(definition: &mut Value) -> impl Iterator<Item = (&String, &mut Value)> {
+fn operations_mut(definition: &mut Value) -> impl Iterator<Item = (&String, &String, &mut Value)> {
     definition
         .get_mut("paths")
         .and_then(Value::as_object_mut)
@@ -53,8 +53,12 @@ fn operations_mut(definition: &mut Value) -> impl Iterator<Item = (&String, &mut
                 .into_iter()
                 .flat_map(|item| item.iter_mut())
                 .filter(|(method, op)| !method.starts_with("x-") && op.get("responses").is_some())
-                .map(move |(_, op)| (path, op))
+                .map(move |(method, op)| (path, method, op))
         })
+}
+
+fn token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// Marks an operation pageable and its next-link property internal: the gateway rewrites the
@@ -64,23 +68,31 @@ fn paginate(definition: &mut Value, operation_id: &str, next_link: &str) -> Resu
         operation_id: operation_id.to_owned(),
         next_link: next_link.to_owned(),
     };
-    let (_, operation) = operations_mut(definition)
-        .find(|(_, op)| op["operationId"] == operation_id)
+    let (path, method, operation) = operations_mut(definition)
+        .find(|(_, _, op)| op["operationId"] == operation_id)
         .ok_or_else(|| BuildError::UnknownPageable {
             operation_id: operation_id.to_owned(),
         })?;
     operation["x-ms-pageable"] = json!({ "nextLinkName": next_link });
-    let answer = operation["responses"]
+    let (code, schema) = operation["responses"]
         .as_object()
         .into_iter()
         .flatten()
         .find(|(code, response)| code.starts_with('2') && response.get("schema").is_some())
-        .and_then(|(_, response)| response["schema"]["$ref"].as_str())
-        .and_then(|reference| reference.strip_prefix("#/definitions/"))
-        .map(str::to_owned)
+        .map(|(code, response)| (code, &response["schema"]))
         .ok_or_else(no_link)?;
+    // The answer's schema: a definition, or written in the response itself.
+    let answer = match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference
+                .strip_prefix("#/definitions/")
+                .ok_or_else(no_link)?;
+            format!("/definitions/{name}")
+        }
+        None => format!("/paths/{}/{method}/responses/{code}/schema", token(path)),
+    };
     let property = definition
-        .pointer_mut(&format!("/definitions/{answer}/properties"))
+        .pointer_mut(&format!("{answer}/properties"))
         .and_then(|properties| properties.get_mut(next_link))
         .and_then(Value::as_object_mut)
         .ok_or_else(no_link)?;
@@ -91,7 +103,7 @@ fn paginate(definition: &mut Value, operation_id: &str, next_link: &str) -> Resu
 /// Every parameter says how the designer shows it: a table that forgot one is an error, not a
 /// parameter shown by chance.
 fn check_visibility(definition: &mut Value) -> Result<(), BuildError> {
-    for (path, operation) in operations_mut(definition) {
+    for (path, _, operation) in operations_mut(definition) {
         let parameters = operation["parameters"].as_array().into_iter().flatten();
         for (i, parameter) in parameters.enumerate() {
             if parameter.get("x-ms-visibility").is_none() {

@@ -250,6 +250,22 @@ fn an_operation_marked_pageable_in_the_document_is_named_by_the_policy_too() {
 }
 
 #[test]
+fn a_next_link_in_a_schema_written_in_the_response_is_hidden_too() {
+    let mut openapi = openapi();
+    let list = openapi["components"]["schemas"]["OrderList"].clone();
+    openapi["paths"]["/shops/{shopId}/orders"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"] = list;
+    let package = build(&openapi, &spec()).unwrap();
+    let link = package
+        .api_definition
+        .pointer(&format!(
+            "{ORDERS}/responses/200/schema/properties/nextLink"
+        ))
+        .unwrap();
+    assert_eq!(link["x-ms-visibility"], "internal");
+}
+
+#[test]
 fn given_policy_templates_come_before_the_derived_one() {
     let extra = [json!({ "templateId": "setheader", "title": "Set a header", "parameters": {} })];
     let spec = Spec {
