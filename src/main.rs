@@ -10,10 +10,10 @@ use insights_connector::domain::patterns::TENANT_ID_MAX_BYTES;
 use insights_connector::domain::{ApiKeyId, TenantId};
 use insights_connector::http::{self, auth::mint_hs256};
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
-use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
 use insights_connector::storage::{Store, permissions};
 use insights_connector::telemetry;
+use powerplatform_connector::lint;
 use url::Url;
 
 #[derive(Parser)]
@@ -154,7 +154,7 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the documents, refusing a connector definition the certification lint faults.
+/// Writes the documents, refusing a connector package the certification lint faults.
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let settings = ConnectorSettings {
         public_url: args.public_url.to_string(),
@@ -163,7 +163,8 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
     };
     let document = http::document();
     for auth in ConnectorAuth::ALL {
-        let findings = lint::lint(&connector::api_definition(&document, &settings, auth)?);
+        let package = connector::package(&document, &settings, auth)?;
+        let findings = lint::lint_package(&package.api_definition, &package.api_properties);
         if !findings.is_empty() {
             for finding in &findings {
                 eprintln!("{finding}");

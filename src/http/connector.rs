@@ -63,11 +63,14 @@ pub async fn api_definition(
     responses(
         (status = 200, description = "The connector properties.", body = Object),
         (status = 400, description = "auth is neither azure-ad nor api-key."),
+        (status = 500, description = "The properties could not be generated."),
     ))]
 #[get("/connector/apiProperties.json")]
 pub async fn api_properties(
     state: web::Data<AppState>,
     query: web::Query<PackageQuery>,
-) -> HttpResponse {
-    HttpResponse::Ok().json(connector::api_properties(&state.connector, query.auth()))
+) -> Result<HttpResponse, ApiError> {
+    let properties = connector::api_properties(&super::document(), &state.connector, query.auth())
+        .map_err(|err| ApiError::Internal(err.into()))?;
+    Ok(HttpResponse::Ok().json(properties))
 }

@@ -164,7 +164,7 @@ macro_rules! reports {
         )*
 
         /// Registers every report declared above; `/reports` of an instance is their scope.
-        pub fn operations(cfg: &mut ServiceConfig) {
+        pub fn operations(cfg: &mut ServiceConfig<'_>) {
             $(cfg.service($handler);)*
         }
     };

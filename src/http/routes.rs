@@ -23,7 +23,7 @@ use crate::openapi;
 
 /// Every operation, in the order the document lists them. A new action is its handler and one
 /// line here.
-fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(instances::list_instances)
         .service(instances::create_instance)
         .service(instances::get_instance)

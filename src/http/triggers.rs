@@ -53,7 +53,7 @@ macro_rules! triggers {
         )*
 
         /// Registers every trigger declared above; `/triggers` of an instance is their scope.
-        pub fn operations(cfg: &mut ServiceConfig) {
+        pub fn operations(cfg: &mut ServiceConfig<'_>) {
             $(cfg.service($handler);)*
         }
     };

@@ -1,10 +1,9 @@
 //! The API's descriptions: the frame of the OpenAPI 3.1 document and the modifiers that
-//! complete it once `http` has registered its operations, and from it the Swagger 2.0
-//! connector definition Power Automate imports. Nothing here knows the handlers.
+//! complete it once `http` has registered its operations, and from it (through
+//! `powerplatform-connector`) the connector package Power Automate imports. Nothing here knows
+//! the handlers.
 
 pub mod connector;
-pub mod lint;
-pub mod swagger2;
 
 use serde_json::json;
 use utoipa::openapi::content::{Content, ContentBuilder};
@@ -191,11 +190,7 @@ struct ConnectorMetadata;
 
 impl Modify for ConnectorMetadata {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let metadata = json!([
-            { "propertyName": "Website", "propertyValue": "https://github.com/insights-connector/insights-connector" },
-            { "propertyName": "Privacy policy", "propertyValue": "https://github.com/insights-connector/insights-connector/blob/main/PRIVACY.md" },
-            { "propertyName": "Categories", "propertyValue": "Data;Marketing" },
-        ]);
+        let metadata = connector::METADATA.to_value();
         let extensions = openapi.extensions.get_or_insert_with(Default::default);
         extensions.merge(
             ExtensionsBuilder::new()

@@ -1,5 +1,9 @@
 //! One integration binary: the real server on port 0 with a temp data dir, and a real
 //! callback receiver on 127.0.0.1.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking; its helpers unwrap as its #[test] functions may"
+)]
 
 mod api_keys;
 mod auth;
