@@ -6,8 +6,10 @@
 //! - [`storage`]: the sled database, the only module that imports sled.
 //! - [`delivery`]: callbacks over HTTP; with `http::jwks` (fetching token signing keys), the
 //!   only modules that import reqwest.
-//! - [`http`]: the actix surface: handlers, wire types, auth, errors.
-//! - [`openapi`]: the OpenAPI document built from the handlers' annotations.
+//! - [`http`]: the actix surface: handlers, wire types, auth, errors, and the one list of
+//!   operations from which both the router and the OpenAPI document are built.
+//! - [`openapi`]: the document's frame and the modifiers that complete it, and the Swagger 2.0
+//!   connector definition converted from it; it does not know the handlers.
 //! - [`admin`]: operator commands on API keys, through the data directory's admin socket.
 //! - [`clock`]: the time and jitter the code asks for, which tests control.
 //! - [`config`], [`startup`], [`telemetry`]: settings, wiring, logs.

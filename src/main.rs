@@ -6,13 +6,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use insights_connector::admin::{self, AdminRequest, AdminResponse};
 use insights_connector::config::{MAX_TOKEN_TTL, Secret, Settings, duration_setting};
+use insights_connector::domain::patterns::TENANT_ID_MAX_BYTES;
 use insights_connector::domain::{ApiKeyId, TenantId};
-use insights_connector::http::auth::mint_hs256;
+use insights_connector::http::{self, auth::mint_hs256};
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
-use insights_connector::openapi::lint;
 use insights_connector::startup::{self, Application};
 use insights_connector::storage::{Store, permissions};
 use insights_connector::telemetry;
+use powerplatform_connector::lint;
 use url::Url;
 
 #[derive(Parser)]
@@ -135,6 +136,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let shutdown = startup::shutdown_signal()?;
+    // Past a file size limit (RLIMIT_FSIZE) the kernel signals SIGXFSZ, whose default is to
+    // kill the process; handled, the write fails instead, and storage recovers from that.
+    let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+        rustix::process::Signal::XFSZ.as_raw(),
+    ))?;
     Application::build(&settings)
         .await?
         .run_until(shutdown)
@@ -142,8 +148,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn token(args: &TokenArgs) -> anyhow::Result<()> {
-    let tenant = TenantId::parse(&args.tenant)
-        .ok_or_else(|| anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces"))?;
+    let tenant = TenantId::parse(&args.tenant).ok_or_else(|| {
+        anyhow::anyhow!("--tenant must be 1 to {TENANT_ID_MAX_BYTES} characters without spaces")
+    })?;
     let token = mint_hs256(
         args.secret.expose().as_bytes(),
         &tenant,
@@ -155,15 +162,17 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the documents, refusing a connector definition the certification lint faults.
+/// Writes the documents, refusing a connector package the certification lint faults.
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let settings = ConnectorSettings {
         public_url: args.public_url.to_string(),
         aad_client_id: args.aad_client_id.clone(),
         aad_resource_uri: args.aad_resource_uri.clone(),
     };
+    let document = http::document();
     for auth in ConnectorAuth::ALL {
-        let findings = lint::lint(&connector::api_definition(&settings, auth)?);
+        let package = connector::package(&document, &settings, auth)?;
+        let findings = lint::lint_package(&package.api_definition, &package.api_properties);
         if !findings.is_empty() {
             for finding in &findings {
                 eprintln!("{finding}");
@@ -174,7 +183,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
             );
         }
     }
-    for (path, bytes) in connector::package_files(&settings)? {
+    for (path, bytes) in connector::package_files(&document, &settings)? {
         let target = args.out.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
@@ -195,7 +204,9 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
             data,
         } => {
             let tenant = TenantId::parse(&tenant).ok_or_else(|| {
-                anyhow::anyhow!("--tenant must be 1 to 128 characters without spaces")
+                anyhow::anyhow!(
+                    "--tenant must be 1 to {TENANT_ID_MAX_BYTES} characters without spaces"
+                )
             })?;
             let request = AdminRequest::CreateApiKey {
                 tenant,

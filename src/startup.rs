@@ -4,21 +4,18 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use url::Url;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::admin;
 use crate::clock::{Clock, Jitter, SystemClock, random_jitter};
 use crate::config::Settings;
 use crate::delivery::{DeliverySettings, Dispatcher, Mode};
 use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
-use crate::openapi::ApiDoc;
 use crate::openapi::connector::ConnectorSettings;
 use crate::storage::Store;
 
@@ -105,26 +102,13 @@ impl Application {
             clock: controls.clock,
         });
         let app_state = state.clone();
+        let document = http::document();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(http::json_errors())
-                .wrap_fn(|req, srv| {
-                    // Log the route pattern, never the raw path or query: both can carry
-                    // secrets (unsubscribe secrets, ids).
-                    let method = req.method().clone();
-                    let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".into());
-                    let started = Instant::now();
-                    let fut = srv.call(req);
-                    async move {
-                        let res = fut.await?;
-                        tracing::info!(%method, %route, status = res.status().as_u16(),
-                            elapsed_ms = started.elapsed().as_millis() as u64, "request");
-                        Ok(res)
-                    }
-                })
-                .configure(http::configure)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .wrap_fn(http::request_id::trace)
+                .configure(|cfg| http::configure(cfg, &document))
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .client_request_timeout(settings.client_request_timeout)

@@ -1,6 +1,7 @@
 """Validates a connector package against Microsoft's JSON Schemas.
 
 Usage: validate_connector.py SCHEMA_DIR apiDefinition.swagger.json apiProperties.json
+SCHEMA_DIR holds Microsoft's schemas: crates/powerplatform-connector/tests/fixtures.
 Prints each schema violation and exits 1 when there is any.
 """
 import json

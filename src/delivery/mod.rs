@@ -194,6 +194,21 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Storage works again after a failure: record what is held, then queue again whatever
+    /// the outbox holds pending. A write that failed may still have reached the disk (its
+    /// caller heard 503), and its deliveries must not wait for the next restart.
+    async fn recovered(&self) {
+        if self.record(Vec::new()).await.is_err() {
+            return;
+        }
+        match self.store.pending_deliveries() {
+            Ok(pending) => self.queue(pending),
+            Err(err) => tracing::error!(error = %err, "cannot reload pending deliveries"),
+        }
+    }
+}
+
 /// Owns the scheduler: queue new deliveries with [`Dispatcher::dispatch`], stop it with
 /// [`Dispatcher::shutdown`].
 pub struct Dispatcher {

@@ -193,8 +193,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
             _ = moved.changed() => {}
             changed = health.changed() => {
                 if changed.is_ok() && *health.borrow() == Health::Available {
-                    // Storage is back: record what is held, then attempts resume.
-                    let _ = inner.record(Vec::new()).await;
+                    inner.recovered().await;
                 }
             }
             _ = prune_timer.tick() => {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
 pub use super::address_policy::is_non_public;
+use super::patterns::CALLBACK_URL_MAX_BYTES;
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -21,7 +22,7 @@ pub enum CallbackUrlError {
     Scheme,
     #[error("notificationUrl must not carry a user name or password")]
     Credentials,
-    #[error("notificationUrl is longer than 4095 characters")]
+    #[error("notificationUrl is longer than {CALLBACK_URL_MAX_BYTES} characters")]
     TooLong,
     #[error(
         "notificationUrl must be an absolute http or https URL naming a host, with URL-safe characters only"
@@ -31,7 +32,7 @@ pub enum CallbackUrlError {
 
 impl CallbackUrl {
     pub fn parse(raw: &str) -> Result<Self, CallbackUrlError> {
-        if raw.len() > 4095 {
+        if raw.len() > CALLBACK_URL_MAX_BYTES {
             return Err(CallbackUrlError::TooLong);
         }
         if !super::patterns::is_callback_url(raw) {
@@ -40,7 +41,7 @@ impl CallbackUrl {
         let url = Url::parse(raw).map_err(|_| CallbackUrlError::NotAbsolute)?;
         // Parsing may add the `/` of an empty path, so the stored form can be one longer than
         // what was sent; it still parses back to itself.
-        if url.as_str().len() > 4096 {
+        if url.as_str().len() > CALLBACK_URL_MAX_BYTES + 1 {
             return Err(CallbackUrlError::TooLong);
         }
         if !matches!(url.scheme(), "http" | "https") {

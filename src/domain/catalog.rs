@@ -5,15 +5,17 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The id a data platform gives a data source, segment or measure: 1 to 200 characters, no
-/// control characters, no space at either end, no `/` (it travels in URL paths).
+use super::patterns::ITEM_ID_MAX_CHARS;
+
+/// The id a data platform gives a data source, segment or measure: 1 to `ITEM_ID_MAX_CHARS`
+/// characters, no control characters, no space at either end, no `/` (it travels in URL paths).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ItemId(String);
 
 impl ItemId {
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.chars().count() <= 200 && super::patterns::is_item_id(raw);
+        let ok = raw.chars().count() <= ITEM_ID_MAX_CHARS && super::patterns::is_item_id(raw);
         ok.then(|| Self(raw.to_owned()))
     }
 
@@ -27,7 +29,9 @@ impl TryFrom<String> for ItemId {
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Self::parse(&value).ok_or_else(|| {
-            "an id must be 1 to 200 printable characters without '/' or surrounding spaces".into()
+            format!(
+                "an id must be 1 to {ITEM_ID_MAX_CHARS} printable characters without '/' or surrounding spaces"
+            )
         })
     }
 }
@@ -128,7 +132,7 @@ mod tests {
 
     #[test]
     fn item_ids_reject_what_cannot_travel_in_a_path() {
-        let long = "x".repeat(201);
+        let long = "x".repeat(ITEM_ID_MAX_CHARS + 1);
         for bad in ["", " lead", "trail ", "a/b", "nl\n", long.as_str()] {
             assert!(ItemId::parse(bad).is_none(), "{bad:?} must be refused");
         }

@@ -94,10 +94,10 @@ impl EventId {
 pub struct TenantId(String);
 
 impl TenantId {
-    /// Accepts 1 to 128 printable characters without whitespace.
+    /// Accepts 1 to `TENANT_ID_MAX_BYTES` bytes of printable characters without whitespace.
     pub fn parse(raw: &str) -> Option<Self> {
         let ok = !raw.is_empty()
-            && raw.len() <= 128
+            && raw.len() <= super::patterns::TENANT_ID_MAX_BYTES
             && raw.chars().all(|c| !c.is_control() && !c.is_whitespace());
         ok.then(|| Self(raw.to_owned()))
     }

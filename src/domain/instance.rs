@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{InstanceId, TenantId};
+use super::patterns::NAME_MAX_CHARS;
 
-/// A display name: 1 to 100 characters, no control characters, not only spaces; stored
+/// A display name: 1 to `NAME_MAX_CHARS` characters, no control characters, not only spaces; stored
 /// without surrounding spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -13,7 +14,7 @@ pub struct InstanceName(String);
 
 impl InstanceName {
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.chars().count() <= 100 && super::patterns::is_name(raw);
+        let ok = raw.chars().count() <= NAME_MAX_CHARS && super::patterns::is_name(raw);
         ok.then(|| Self(raw.trim_matches(' ').to_owned()))
     }
 

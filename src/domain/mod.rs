@@ -10,6 +10,7 @@ pub mod event;
 pub mod ids;
 pub mod instance;
 pub mod patterns;
+pub mod payload;
 pub mod report;
 pub mod special_addresses;
 pub mod subscription;
@@ -26,7 +27,10 @@ pub use delivery::{
 pub use event::{Event, EventDetails};
 pub use ids::{DeliveryId, EventId, InstanceId, SubscriptionId, TenantId};
 pub use instance::{Instance, InstanceName};
-pub use report::{Applied, Audience, Report, RunKind, RunStatus};
+pub use payload::CallbackPayload;
+pub use report::{
+    Applied, Audience, FullRefreshCounts, Report, RunCounts, RunKind, RunStatus, UnificationCounts,
+};
 pub use subscription::{Filter, SigningSecret, Subscription};
 pub use threshold::Threshold;
 pub use trigger::TriggerKind;

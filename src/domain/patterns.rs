@@ -1,11 +1,51 @@
-//! The text rules of ids, names and callback URLs as regular expressions. The same strings are
-//! the `pattern`s the API documents declare, so what the documents promise and what the service
-//! accepts cannot differ. They avoid `\s` and other classes whose meaning varies between regex
-//! dialects: only literal characters and ranges.
+//! The text rules of ids, names, callback URLs and idempotency keys: their length limits and
+//! their regular expressions. The same constants are what the parsers check and the `pattern`,
+//! `minLength` and `maxLength` the API documents declare, so what the documents promise and what
+//! the service accepts cannot differ. The patterns avoid `\s` and other classes whose meaning
+//! varies between regex dialects: only literal characters and ranges.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+/// The longest catalog item id (data source, segment, measure), in characters.
+pub const ITEM_ID_MAX_CHARS: usize = 200;
+/// The longest display name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+/// The longest `notificationUrl` accepted, in bytes (its characters are all ASCII). Parsing may
+/// add the `/` of an empty path, so a stored callback URL may be one byte longer.
+pub const CALLBACK_URL_MAX_BYTES: usize = 4095;
+/// The longest `Idempotency-Key`, in bytes (its characters are all ASCII).
+pub const IDEMPOTENCY_KEY_MAX_BYTES: usize = 255;
+/// The longest tenant id, in bytes.
+pub const TENANT_ID_MAX_BYTES: usize = 128;
+/// The longest `X-Request-Id` taken from a caller, in bytes; a longer one is replaced.
+pub const REQUEST_ID_MAX_BYTES: usize = 128;
+
+/// What the documents promise about a request field or header of this name, so that a
+/// schema-valid request is never refused: its length range and pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Documented {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub pattern: &'static str,
+}
+
+/// The rule of a request field or header, by its wire name.
+pub fn documented(name: &str) -> Option<Documented> {
+    let (max_length, pattern) = match name {
+        "dataSourceId" | "segmentId" | "measureId" => (ITEM_ID_MAX_CHARS, ITEM_ID),
+        "name" => (NAME_MAX_CHARS, NAME),
+        "notificationUrl" => (CALLBACK_URL_MAX_BYTES, CALLBACK_URL),
+        "Idempotency-Key" => (IDEMPOTENCY_KEY_MAX_BYTES, IDEMPOTENCY_KEY),
+        _ => return None,
+    };
+    Some(Documented {
+        min_length: 1,
+        max_length,
+        pattern,
+    })
+}
 
 /// A catalog item id: no `/`, no control characters, no space at either end.
 pub const ITEM_ID: &str =
@@ -31,6 +71,10 @@ pub const CALLBACK_URL: &str = concat!(
 /// Idempotency keys: visible ASCII characters or spaces.
 pub const IDEMPOTENCY_KEY: &str = r"^[ -~]+$";
 
+/// A request id a caller may choose: a token that is safe in a log line and a header (letters,
+/// digits and `-._~:+/=`, no spaces or quotes).
+pub const REQUEST_ID: &str = r"^[A-Za-z0-9._~:+/=-]+$";
+
 fn compile(pattern: &str) -> Option<Regex> {
     Regex::new(pattern).ok()
 }
@@ -39,6 +83,7 @@ static ITEM_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(ITEM_ID));
 static NAME_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(NAME));
 static CALLBACK_URL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(CALLBACK_URL));
 static IDEMPOTENCY_KEY_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(IDEMPOTENCY_KEY));
+static REQUEST_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(REQUEST_ID));
 
 fn is_match(regex: &LazyLock<Option<Regex>>, text: &str) -> bool {
     regex.as_ref().is_some_and(|r| r.is_match(text))
@@ -57,7 +102,11 @@ pub fn is_callback_url(text: &str) -> bool {
 }
 
 pub fn is_idempotency_key(text: &str) -> bool {
-    is_match(&IDEMPOTENCY_KEY_RE, text)
+    text.len() <= IDEMPOTENCY_KEY_MAX_BYTES && is_match(&IDEMPOTENCY_KEY_RE, text)
+}
+
+pub fn is_request_id(text: &str) -> bool {
+    text.len() <= REQUEST_ID_MAX_BYTES && is_match(&REQUEST_ID_RE, text)
 }
 
 #[cfg(test)]
@@ -66,7 +115,7 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [ITEM_ID, NAME, CALLBACK_URL, IDEMPOTENCY_KEY] {
+        for pattern in [ITEM_ID, NAME, CALLBACK_URL, IDEMPOTENCY_KEY, REQUEST_ID] {
             assert!(compile(pattern).is_some(), "{pattern}");
         }
     }
@@ -102,6 +151,25 @@ mod tests {
         ];
         for (url, why) in refused {
             assert!(!is_callback_url(url), "{url} must be refused: {why}");
+        }
+    }
+
+    #[test]
+    fn request_ids_table() {
+        for id in ["abc", "0f8c-11:22", "trace/1+x="] {
+            assert!(is_request_id(id), "{id:?}");
+        }
+        let long = "x".repeat(REQUEST_ID_MAX_BYTES + 1);
+        let refused = [
+            ("", "empty"),
+            ("a b", "a space splits a log field"),
+            ("a\"b", "a quote ends a log field"),
+            ("a\nb", "a line break forges a log line"),
+            ("é", "not ASCII"),
+            (long.as_str(), "too long"),
+        ];
+        for (id, why) in refused {
+            assert!(!is_request_id(id), "{id:?} must be refused: {why}");
         }
     }
 

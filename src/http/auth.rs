@@ -10,6 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use jsonwebtoken::Algorithm;
 
+use super::error::ErrorCode;
 use super::{ApiError, AppState};
 use crate::domain::TenantId;
 
@@ -31,9 +32,10 @@ impl Caller {
         if self.roles.contains(role) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "This call needs the '{role}' role, which your credentials do not carry."
-            )))
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("This call needs the '{role}' role, which your credentials do not carry."),
+            ))
         }
     }
 }

@@ -1,14 +1,13 @@
 //! Catalog actions: data sources, segments and measures of an instance with their latest
 //! state. They feed the triggers' dropdowns.
 
-use actix_web::HttpResponse;
-use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ErrorBody;
 use super::instances::owned_instance;
+use super::params::InstancePath;
 use super::{ApiError, AppState, Caller};
 use crate::domain::{CatalogItem, CatalogKind, InstanceId, ItemId};
 
@@ -115,25 +114,48 @@ pub struct MeasureList {
     pub value: Vec<MeasureResponse>,
 }
 
+/// Declares the path of one catalog item: the instance id and the item's id, named as the
+/// path names it.
+macro_rules! item_path {
+    ($(#[$doc:meta])* $name:ident { $field:ident, $description:literal }) => {
+        $(#[$doc])*
+        #[derive(Deserialize, IntoParams)]
+        #[serde(rename_all = "camelCase")]
+        #[into_params(parameter_in = Path)]
+        pub struct $name {
+            /// The instance id.
+            #[param(value_type = uuid::Uuid)]
+            pub instance_id: InstanceId,
+            #[doc = $description]
+            #[param(value_type = String)]
+            pub $field: ItemId,
+        }
+
+        impl From<$name> for (InstanceId, ItemId) {
+            fn from(path: $name) -> Self {
+                (path.instance_id, path.$field)
+            }
+        }
+    };
+}
+
+item_path!(
+    /// `.../data-sources/{dataSourceId}`
+    DataSourcePath { data_source_id, "The data source id." }
+);
+item_path!(
+    /// `.../segments/{segmentId}`
+    SegmentPath { segment_id, "The segment id." }
+);
+item_path!(
+    /// `.../measures/{measureId}`
+    MeasurePath { measure_id, "The measure id." }
+);
+
 /// The `{"value": [...]}` shape of every list.
 #[derive(Serialize)]
 struct ValueList<T> {
     value: Vec<T>,
-}
-
-pub fn configure(cfg: &mut ServiceConfig) {
-    use web::{get, resource};
-    cfg.service(
-        resource("/instances/{instanceId}/data-sources").route(get().to(list_data_sources)),
-    )
-    .service(
-        resource("/instances/{instanceId}/data-sources/{dataSourceId}")
-            .route(get().to(get_data_source)),
-    )
-    .service(resource("/instances/{instanceId}/segments").route(get().to(list_segments)))
-    .service(resource("/instances/{instanceId}/segments/{segmentId}").route(get().to(get_segment)))
-    .service(resource("/instances/{instanceId}/measures").route(get().to(list_measures)))
-    .service(resource("/instances/{instanceId}/measures/{measureId}").route(get().to(get_measure)));
 }
 
 fn list<R: Serialize + From<CatalogItem>>(
@@ -166,110 +188,133 @@ fn one<R: Serialize + From<CatalogItem>>(
 /// List data sources
 ///
 /// Lists the data sources of an instance with their latest refresh.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/data-sources", operation_id = "ListDataSources", tag = "Catalog",
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+#[utoipa::path(operation_id = "ListDataSources", tag = "Catalog",
+    params(InstancePath),
     responses(
         (status = 200, description = "The list.", body = DataSourceList),
-        (status = 404, description = "No such instance.", body = ErrorBody),
+        (status = 404, description = "No such instance."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/data-sources")]
 pub async fn list_data_sources(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<InstanceId>,
+    path: web::Path<InstancePath>,
 ) -> Result<HttpResponse, ApiError> {
-    list::<DataSourceResponse>(&state, &caller, path.into_inner(), CatalogKind::DataSource)
+    list::<DataSourceResponse>(
+        &state,
+        &caller,
+        path.into_inner().0,
+        CatalogKind::DataSource,
+    )
 }
 
 /// List segments
 ///
 /// Lists the segments of an instance with their latest member counts.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/segments", operation_id = "ListSegments", tag = "Catalog",
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+#[utoipa::path(operation_id = "ListSegments", tag = "Catalog",
+    params(InstancePath),
     responses(
         (status = 200, description = "The list.", body = SegmentList),
-        (status = 404, description = "No such instance.", body = ErrorBody),
+        (status = 404, description = "No such instance."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/segments")]
 pub async fn list_segments(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<InstanceId>,
+    path: web::Path<InstancePath>,
 ) -> Result<HttpResponse, ApiError> {
-    list::<SegmentResponse>(&state, &caller, path.into_inner(), CatalogKind::Segment)
+    list::<SegmentResponse>(&state, &caller, path.into_inner().0, CatalogKind::Segment)
 }
 
 /// List measures
 ///
 /// Lists the business measures of an instance with their latest values.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/measures", operation_id = "ListMeasures", tag = "Catalog",
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+#[utoipa::path(operation_id = "ListMeasures", tag = "Catalog",
+    params(InstancePath),
     responses(
         (status = 200, description = "The list.", body = MeasureList),
-        (status = 404, description = "No such instance.", body = ErrorBody),
+        (status = 404, description = "No such instance."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/measures")]
 pub async fn list_measures(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<InstanceId>,
+    path: web::Path<InstancePath>,
 ) -> Result<HttpResponse, ApiError> {
-    list::<MeasureResponse>(&state, &caller, path.into_inner(), CatalogKind::Measure)
+    list::<MeasureResponse>(&state, &caller, path.into_inner().0, CatalogKind::Measure)
 }
 
 /// Get a data source
 ///
 /// Returns one data source with its latest refresh.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/data-sources/{dataSourceId}", operation_id = "GetDataSource", tag = "Catalog",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("dataSourceId" = String, Path, description = "The data source id.")),
+#[utoipa::path(operation_id = "GetDataSource", tag = "Catalog",
+    params(DataSourcePath),
     responses(
         (status = 200, description = "The data source.", body = DataSourceResponse),
-        (status = 404, description = "No such instance or data source.", body = ErrorBody),
+        (status = 404, description = "No such instance or data source."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/data-sources/{dataSourceId}")]
 pub async fn get_data_source(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(InstanceId, ItemId)>,
+    path: web::Path<DataSourcePath>,
 ) -> Result<HttpResponse, ApiError> {
-    one::<DataSourceResponse>(&state, &caller, path.into_inner(), CatalogKind::DataSource)
+    one::<DataSourceResponse>(
+        &state,
+        &caller,
+        path.into_inner().into(),
+        CatalogKind::DataSource,
+    )
 }
 
 /// Get a segment
 ///
 /// Returns one segment with its latest member count.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/segments/{segmentId}", operation_id = "GetSegment", tag = "Catalog",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("segmentId" = String, Path, description = "The segment id.")),
+#[utoipa::path(operation_id = "GetSegment", tag = "Catalog",
+    params(SegmentPath),
     responses(
         (status = 200, description = "The segment.", body = SegmentResponse),
-        (status = 404, description = "No such instance or segment.", body = ErrorBody),
+        (status = 404, description = "No such instance or segment."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/segments/{segmentId}")]
 pub async fn get_segment(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(InstanceId, ItemId)>,
+    path: web::Path<SegmentPath>,
 ) -> Result<HttpResponse, ApiError> {
-    one::<SegmentResponse>(&state, &caller, path.into_inner(), CatalogKind::Segment)
+    one::<SegmentResponse>(
+        &state,
+        &caller,
+        path.into_inner().into(),
+        CatalogKind::Segment,
+    )
 }
 
 /// Get a measure
 ///
 /// Returns one business measure with its latest value.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/measures/{measureId}", operation_id = "GetMeasure", tag = "Catalog",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("measureId" = String, Path, description = "The measure id.")),
+#[utoipa::path(operation_id = "GetMeasure", tag = "Catalog",
+    params(MeasurePath),
     responses(
         (status = 200, description = "The measure.", body = MeasureResponse),
-        (status = 404, description = "No such instance or measure.", body = ErrorBody),
+        (status = 404, description = "No such instance or measure."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/measures/{measureId}")]
 pub async fn get_measure(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(InstanceId, ItemId)>,
+    path: web::Path<MeasurePath>,
 ) -> Result<HttpResponse, ApiError> {
-    one::<MeasureResponse>(&state, &caller, path.into_inner(), CatalogKind::Measure)
+    one::<MeasureResponse>(
+        &state,
+        &caller,
+        path.into_inner().into(),
+        CatalogKind::Measure,
+    )
 }

@@ -1,11 +1,10 @@
 //! The connector package as this deployment serves it, with `host`, `basePath` and `schemes`
 //! from `INSIGHTS_PUBLIC_URL`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::openapi::connector::{self, ConnectorAuth};
 
@@ -37,19 +36,20 @@ impl PackageQuery {
 /// Get the connector definition
 ///
 /// The Swagger 2.0 definition to import into Power Automate, pointing at this service.
-#[utoipa::path(get, path = "/connector/apiDefinition.swagger.json", operation_id = "GetApiDefinition",
+#[utoipa::path(operation_id = "GetApiDefinition",
     tag = "Operations",
     params(PackageQuery),
     responses(
         (status = 200, description = "The connector definition (Swagger 2.0).", body = Object),
-        (status = 400, description = "auth is neither azure-ad nor api-key.", body = ErrorBody),
-        (status = 500, description = "The definition could not be generated.", body = ErrorBody),
+        (status = 400, description = "auth is neither azure-ad nor api-key."),
+        (status = 500, description = "The definition could not be generated."),
     ))]
+#[get("/connector/apiDefinition.swagger.json")]
 pub async fn api_definition(
     state: web::Data<AppState>,
     query: web::Query<PackageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let definition = connector::api_definition(&state.connector, query.auth())
+    let definition = connector::api_definition(&super::document(), &state.connector, query.auth())
         .map_err(|err| ApiError::Internal(err.into()))?;
     Ok(HttpResponse::Ok().json(definition))
 }
@@ -57,16 +57,20 @@ pub async fn api_definition(
 /// Get the connector properties
 ///
 /// The `apiProperties.json` that goes with the connector definition.
-#[utoipa::path(get, path = "/connector/apiProperties.json", operation_id = "GetApiProperties",
+#[utoipa::path(operation_id = "GetApiProperties",
     tag = "Operations",
     params(PackageQuery),
     responses(
         (status = 200, description = "The connector properties.", body = Object),
-        (status = 400, description = "auth is neither azure-ad nor api-key.", body = ErrorBody),
+        (status = 400, description = "auth is neither azure-ad nor api-key."),
+        (status = 500, description = "The properties could not be generated."),
     ))]
+#[get("/connector/apiProperties.json")]
 pub async fn api_properties(
     state: web::Data<AppState>,
     query: web::Query<PackageQuery>,
-) -> HttpResponse {
-    HttpResponse::Ok().json(connector::api_properties(&state.connector, query.auth()))
+) -> Result<HttpResponse, ApiError> {
+    let properties = connector::api_properties(&super::document(), &state.connector, query.auth())
+        .map_err(|err| ApiError::Internal(err.into()))?;
+    Ok(HttpResponse::Ok().json(properties))
 }

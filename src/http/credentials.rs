@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::auth::Caller;
+use super::error::ErrorCode;
 use super::jwks::JwksCache;
 use crate::config::Settings;
 use crate::domain::{PresentedApiKey, TenantId};
@@ -46,7 +47,7 @@ impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
             AuthError::Storage(err) => err.into(),
-            other => ApiError::Unauthenticated(other.to_string()),
+            other => ApiError::new(ErrorCode::Unauthenticated, other.to_string()),
         }
     }
 }

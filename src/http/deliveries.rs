@@ -1,14 +1,15 @@
 //! Deliveries for operators and flow owners: `ListDeliveries` shows each delivery of an
 //! instance with its attempts (dead letters included); `RetryDelivery` queues one again.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::error::ErrorBody;
+use super::error::ErrorCode;
 use super::instances::owned_instance;
+use super::params::InstancePath;
 use super::{ApiError, AppState, Caller};
 use crate::delivery::DeliveryError;
 use crate::domain::{Delivery, DeliveryId, DeliveryStatus, InstanceId, SubscriptionId};
@@ -133,31 +134,31 @@ fn delivery_error(err: DeliveryError) -> ApiError {
 ///
 /// Lists an instance's callback deliveries, newest first, with every attempt; failed ones are
 /// kept so they can be retried.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/deliveries",
-    operation_id = "ListDeliveries", tag = "Deliveries",
-    params(("instanceId" = Uuid, Path, description = "The instance id."), ListDeliveriesQuery),
+#[utoipa::path(operation_id = "ListDeliveries", tag = "Deliveries",
+    params(InstancePath, ListDeliveriesQuery),
     responses(
         (status = 200, description = "A page of deliveries.", body = DeliveryList),
-        (status = 400, description = "A query parameter is not valid.", body = ErrorBody),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
-        (status = 404, description = "No such instance in your tenant.", body = ErrorBody),
+        (status = 400, description = "A query parameter is not valid."),
+        (status = 401, description = "No or bad credentials."),
+        (status = 404, description = "No such instance in your tenant."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<InstanceId>,
+    path: web::Path<InstancePath>,
     query: web::Query<ListDeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner())?;
+    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner().0)?;
     let limit = match query.top.map(|top| top as usize) {
         None => DEFAULT_TOP,
         Some(top) if (1..=MAX_TOP).contains(&top) => top,
         Some(_) => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                message: format!("$top must be from 1 to {MAX_TOP}."),
-            });
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("$top must be from 1 to {MAX_TOP}."),
+            ));
         }
     };
     let page = state.store.deliveries(
@@ -208,15 +209,15 @@ fn next_link(
 ///
 /// Queues a delivery again, at once: a failed one gets one more attempt, a delivered one is
 /// sent again (replay), a pending one is moved up.
-#[utoipa::path(post, path = "/api/v1/deliveries/{deliveryId}/retry",
-    operation_id = "RetryDelivery", tag = "Deliveries",
+#[utoipa::path(operation_id = "RetryDelivery", tag = "Deliveries",
     params(("deliveryId" = Uuid, Path, description = "The delivery id.")),
     responses(
         (status = 202, description = "Queued again.", body = DeliveryResponse),
-        (status = 401, description = "No or bad credentials.", body = ErrorBody),
-        (status = 404, description = "No such delivery in your tenant.", body = ErrorBody),
+        (status = 401, description = "No or bad credentials."),
+        (status = 404, description = "No such delivery in your tenant."),
     ),
     security(("bearer" = [])))]
+#[post("/api/v1/deliveries/{deliveryId}/retry")]
 pub async fn retry_delivery(
     state: web::Data<AppState>,
     caller: Caller,

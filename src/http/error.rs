@@ -3,6 +3,7 @@
 //! content type, unknown path, wrong method, body too large) are turned into the same shape.
 
 use std::fmt;
+use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
@@ -11,99 +12,189 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Serialize, Serializer};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::storage::StorageError;
+
+/// Declares `ErrorCode` from one table: each code with its status and its wire name. The
+/// document lists the wire names as the `enum` of `ErrorBody.code`.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $code:ident = $status:ident, $wire:literal;)*) => {
+        /// Every `code` an error answer can carry.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $code,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: [ErrorCode; [$($wire,)*].len()] = [$(Self::$code,)*];
+
+            /// The status an `ApiError` with this code answers.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$code => StatusCode::$status,)*
+                }
+            }
+
+            /// The snake_case name callers branch on.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$code => $wire,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not valid JSON.
+    MalformedJson = BAD_REQUEST, "malformed_json";
+    /// The body could not be read.
+    UnreadableBody = BAD_REQUEST, "unreadable_body";
+    /// A query parameter is not valid.
+    InvalidQuery = BAD_REQUEST, "invalid_query";
+    /// The `Idempotency-Key` header breaks its rule.
+    InvalidIdempotencyKey = BAD_REQUEST, "invalid_idempotency_key";
+    /// A request actix refused before any handler, for another reason.
+    BadRequest = BAD_REQUEST, "bad_request";
+    /// No credentials, or bad ones.
+    Unauthenticated = UNAUTHORIZED, "unauthenticated";
+    /// Authenticated, but not allowed.
+    Forbidden = FORBIDDEN, "forbidden";
+    /// Nothing of the caller's tenant has this id, or nothing is at this path.
+    NotFound = NOT_FOUND, "not_found";
+    /// The path does not accept this method.
+    MethodNotAllowed = METHOD_NOT_ALLOWED, "method_not_allowed";
+    /// The `Idempotency-Key` was used for another report.
+    IdempotencyKeyReused = CONFLICT, "idempotency_key_reused";
+    /// The tenant holds as many instances, subscriptions or idempotency keys as it may.
+    QuotaExceeded = CONFLICT, "quota_exceeded";
+    /// The body is larger than the service accepts.
+    PayloadTooLarge = PAYLOAD_TOO_LARGE, "payload_too_large";
+    /// The body is not of a content type the operation reads.
+    UnsupportedMediaType = UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type";
+    /// Well-formed, but a field is missing or not valid.
+    InvalidRequest = UNPROCESSABLE_ENTITY, "invalid_request";
+    /// The `notificationUrl` is not an absolute http(s) URL.
+    InvalidNotificationUrl = UNPROCESSABLE_ENTITY, "invalid_notification_url";
+    /// The `notificationUrl` names an address callbacks may not go to.
+    NotificationUrlNotAllowed = UNPROCESSABLE_ENTITY, "notification_url_not_allowed";
+    /// The tenant spent its rate limit.
+    RateLimited = TOO_MANY_REQUESTS, "rate_limited";
+    /// Storage or a dependency cannot serve now.
+    Unavailable = SERVICE_UNAVAILABLE, "unavailable";
+    /// Storage cannot take writes (a full or failing disk); it recovers by itself.
+    StorageUnavailable = SERVICE_UNAVAILABLE, "storage_unavailable";
+    /// A bug or a storage failure.
+    InternalError = INTERNAL_SERVER_ERROR, "internal_error";
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A stable snake_case code to branch on."))
+            .enum_values(Some(Self::ALL.map(Self::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// A stable snake_case code to branch on.
-    pub code: String,
+    // Described by `ErrorCode`'s schema, which lists every code.
+    #[schema(inline)]
+    pub code: ErrorCode,
     /// A sentence a person can act on.
     pub message: String,
 }
 
+const PAYLOAD_TOO_LARGE: &str = "The request body is larger than the service accepts.";
+const UNSUPPORTED_MEDIA_TYPE: &str = "Send the body as application/json.";
+const NO_ROUTE: &str = "No resource exists at this path.";
+const METHOD_NOT_ALLOWED: &str = "This path does not accept that HTTP method.";
+const INTERNAL: &str = "The service failed to handle the request; try again later.";
+
 pub enum ApiError {
-    /// 400: the request cannot be read.
-    BadRequest { code: &'static str, message: String },
-    /// 401: no credentials or bad ones.
-    Unauthenticated(String),
-    /// 403: authenticated, but not allowed.
-    Forbidden(String),
+    /// A refusal the caller can act on; its code gives the status.
+    Refused { code: ErrorCode, message: String },
     /// 404: `what` ("instance", "subscription", ...) does not exist for this caller.
     NotFound(&'static str),
-    /// 409: the request conflicts with stored state.
-    Conflict { code: &'static str, message: String },
-    /// 413
-    PayloadTooLarge,
-    /// 415
-    UnsupportedMediaType,
-    /// 422: well-formed but invalid.
-    Invalid { code: &'static str, message: String },
     /// 429: the tenant spent its rate limit; it may call again after `retry_after`.
-    TooManyRequests { retry_after: std::time::Duration },
-    /// 503: storage or a dependency cannot serve now.
-    Unavailable(String),
-    /// 503: storage cannot take writes (a full or failing disk); it recovers by itself.
-    StorageUnavailable,
-    /// 409: the tenant holds as many of `what` as its limit allows.
-    Quota { what: &'static str, limit: u64 },
+    TooManyRequests { retry_after: Duration },
     /// 500: a bug or a storage failure; the cause goes to the log, not to the caller.
     Internal(anyhow::Error),
 }
 
 impl ApiError {
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::Invalid {
-            code: "invalid_request",
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Refused {
+            code,
             message: message.into(),
         }
     }
 
-    fn code(&self) -> &str {
+    /// 422 `invalid_request`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(ErrorCode::PayloadTooLarge, PAYLOAD_TOO_LARGE)
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(ErrorCode::UnsupportedMediaType, UNSUPPORTED_MEDIA_TYPE)
+    }
+
+    /// 404 for a path no operation has.
+    pub fn no_route() -> Self {
+        Self::new(ErrorCode::NotFound, NO_ROUTE)
+    }
+
+    /// 405 for a path whose operations take other methods.
+    pub fn method_not_allowed() -> Self {
+        Self::new(ErrorCode::MethodNotAllowed, METHOD_NOT_ALLOWED)
+    }
+
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest { code, .. }
-            | Self::Conflict { code, .. }
-            | Self::Invalid { code, .. } => code,
-            Self::Unauthenticated(_) => "unauthenticated",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::TooManyRequests { .. } => "rate_limited",
-            Self::Unavailable(_) => "unavailable",
-            Self::StorageUnavailable => "storage_unavailable",
-            Self::Quota { .. } => "quota_exceeded",
-            Self::Internal(_) => "internal_error",
+            Self::Refused { code, .. } => *code,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::TooManyRequests { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
     fn message(&self) -> String {
         match self {
-            Self::BadRequest { message, .. }
-            | Self::Conflict { message, .. }
-            | Self::Invalid { message, .. }
-            | Self::Unauthenticated(message)
-            | Self::Forbidden(message)
-            | Self::Unavailable(message) => message.clone(),
+            Self::Refused { message, .. } => message.clone(),
             Self::NotFound(what) => format!("No such {what} exists for your tenant."),
-            Self::PayloadTooLarge => "The request body is larger than the service accepts.".into(),
-            Self::UnsupportedMediaType => "Send the body as application/json.".into(),
             Self::TooManyRequests { retry_after } => format!(
                 "Your tenant made too many calls; try again in {} seconds.",
                 retry_after_seconds(*retry_after)
             ),
-            Self::StorageUnavailable => {
-                "Storage cannot take writes right now (the disk may be full); nothing was changed, try again shortly.".into()
-            }
-            Self::Quota { what, limit } => format!(
-                "Your tenant holds {limit} {what}, the most this service allows; remove some before adding more."
-            ),
-            Self::Internal(_) => {
-                "The service failed to handle the request; try again later.".into()
-            }
+            Self::Internal(_) => INTERNAL.into(),
+        }
+    }
+}
+
+impl From<&ApiError> for ErrorBody {
+    fn from(error: &ApiError) -> Self {
+        Self {
+            code: error.code(),
+            message: error.message(),
         }
     }
 }
@@ -113,7 +204,7 @@ impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Internal(err) => write!(f, "internal error: {err:?}"),
-            other => write!(f, "{}: {}", other.code(), other.message()),
+            other => write!(f, "{}: {}", other.code().as_str(), other.message()),
         }
     }
 }
@@ -126,43 +217,25 @@ impl fmt::Display for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Quota { .. } => StatusCode::CONFLICT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
         if let Self::Internal(err) = self {
             tracing::error!(error = ?err, "request failed");
         }
-        let mut response = HttpResponse::build(self.status_code());
-        match self {
-            Self::Unauthenticated(_) => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-            }
-            Self::TooManyRequests { retry_after } => {
-                response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
-            }
-            Self::StorageUnavailable => {
-                response.insert_header((header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECONDS));
-            }
-            _ => {}
+        let code = self.code();
+        let mut response = HttpResponse::build(code.status());
+        if code == ErrorCode::Unauthenticated {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(ErrorBody {
-            code: self.code().to_owned(),
-            message: self.message(),
-        })
+        if let Self::TooManyRequests { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
+        }
+        if code == ErrorCode::StorageUnavailable {
+            response.insert_header((header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECONDS));
+        }
+        response.json(ErrorBody::from(self))
     }
 }
 
@@ -170,22 +243,30 @@ impl ResponseError for ApiError {
 const STORAGE_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Whole seconds, rounded up and at least 1, as `Retry-After` wants them.
-fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+fn retry_after_seconds(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {
-            StorageError::IdempotencyConflict => Self::Conflict {
-                code: "idempotency_key_reused",
-                message: "This Idempotency-Key was already used for a different report; use a new key for a new report.".into(),
-            },
-            StorageError::Locked { .. } => Self::Unavailable(err.to_string()),
-            StorageError::Quota { what, limit } => Self::Quota { what, limit },
+            StorageError::IdempotencyConflict => Self::new(
+                ErrorCode::IdempotencyKeyReused,
+                "This Idempotency-Key was already used for a different report; use a new key for a new report.",
+            ),
+            StorageError::Locked { .. } => Self::new(ErrorCode::Unavailable, err.to_string()),
+            StorageError::Quota { what, limit } => Self::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "Your tenant holds {limit} {what}, the most this service allows; remove some before adding more."
+                ),
+            ),
             other if other.is_unavailable() => {
                 tracing::warn!(error = %other, "storage refused a write");
-                Self::StorageUnavailable
+                Self::new(
+                    ErrorCode::StorageUnavailable,
+                    "Storage cannot take writes right now (the disk may be full); nothing was changed, try again shortly.",
+                )
             }
             other => Self::Internal(other.into()),
         }
@@ -195,21 +276,21 @@ impl From<StorageError> for ApiError {
 /// Malformed JSON is 400, JSON of the wrong shape 422, wrong content type 415, too large 413.
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &err {
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::PayloadTooLarge
+            ApiError::payload_too_large()
         }
         JsonPayloadError::Deserialize(de) if de.is_data() => ApiError::invalid(format!(
             "The request body does not have the expected fields: {de}."
         )),
-        JsonPayloadError::Deserialize(de) => ApiError::BadRequest {
-            code: "malformed_json",
-            message: format!("The request body is not valid JSON: {de}."),
-        },
-        other => ApiError::BadRequest {
-            code: "unreadable_body",
-            message: format!("The request body could not be read: {other}."),
-        },
+        JsonPayloadError::Deserialize(de) => ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("The request body is not valid JSON: {de}."),
+        ),
+        other => ApiError::new(
+            ErrorCode::UnreadableBody,
+            format!("The request body could not be read: {other}."),
+        ),
     };
     api.into()
 }
@@ -220,10 +301,10 @@ pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        message: format!("The query string is not valid: {err}."),
-    }
+    ApiError::new(
+        ErrorCode::InvalidQuery,
+        format!("The query string is not valid: {err}."),
+    )
     .into()
 }
 
@@ -238,30 +319,20 @@ pub fn jsonify_error<B: MessageBody + 'static>(
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
-    let status = res.status();
-    let (code, message) = match status.as_u16() {
-        404 => ("not_found", "No resource exists at this path.".to_owned()),
-        405 => (
-            "method_not_allowed",
-            "This path does not accept that HTTP method.".to_owned(),
-        ),
-        413 => ("payload_too_large", ApiError::PayloadTooLarge.message()),
-        415 => (
-            "unsupported_media_type",
-            ApiError::UnsupportedMediaType.message(),
-        ),
+    let (code, message) = match res.status().as_u16() {
+        404 => (ErrorCode::NotFound, NO_ROUTE),
+        405 => (ErrorCode::MethodNotAllowed, METHOD_NOT_ALLOWED),
+        413 => (ErrorCode::PayloadTooLarge, PAYLOAD_TOO_LARGE),
+        415 => (ErrorCode::UnsupportedMediaType, UNSUPPORTED_MEDIA_TYPE),
         400..=499 => (
-            "bad_request",
-            "The request could not be handled as sent.".to_owned(),
+            ErrorCode::BadRequest,
+            "The request could not be handled as sent.",
         ),
-        _ => (
-            "internal_error",
-            "The service failed to handle the request; try again later.".to_owned(),
-        ),
+        _ => (ErrorCode::InternalError, INTERNAL),
     };
     let body = serde_json::to_string(&ErrorBody {
-        code: code.into(),
-        message,
+        code,
+        message: message.to_owned(),
     })
     .unwrap_or_default();
     let (req, mut res) = res.into_parts();
@@ -273,4 +344,48 @@ pub fn jsonify_error<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, res).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_snake_case_name() {
+        let names: HashSet<&str> = ErrorCode::ALL.map(ErrorCode::as_str).into();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for name in names {
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_answer_with_their_own_status_and_name() {
+        let cases = [
+            (ApiError::invalid("x"), 422, "invalid_request"),
+            (ApiError::NotFound("instance"), 404, "not_found"),
+            (
+                ApiError::TooManyRequests {
+                    retry_after: Duration::from_millis(1500),
+                },
+                429,
+                "rate_limited",
+            ),
+            (ApiError::payload_too_large(), 413, "payload_too_large"),
+        ];
+        for (error, status, name) in cases {
+            assert_eq!(error.status_code().as_u16(), status, "{name}");
+            let body = serde_json::to_value(ErrorBody {
+                code: error.code(),
+                message: error.to_string(),
+            })
+            .unwrap();
+            assert_eq!(body["code"], name);
+        }
+    }
 }

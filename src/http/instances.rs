@@ -1,14 +1,15 @@
 //! Instances: `ListInstances`, `CreateInstance`, `GetInstance`.
 
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::error::ErrorBody;
+use super::params::InstancePath;
 use super::{ApiError, AppState, Caller};
+use crate::domain::patterns::NAME_MAX_CHARS;
 use crate::domain::{Instance, InstanceId, InstanceName, TenantId};
 use crate::storage::Store;
 
@@ -60,11 +61,12 @@ pub fn owned_instance(
 /// List instances
 ///
 /// Lists the instances (environments) of your tenant.
-#[utoipa::path(get, path = "/api/v1/instances", operation_id = "ListInstances", tag = "Instances",
+#[utoipa::path(operation_id = "ListInstances", tag = "Instances",
     responses(
         (status = 200, description = "The instances.", body = InstanceList),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances")]
 pub async fn list_instances(
     state: web::Data<AppState>,
     caller: Caller,
@@ -78,21 +80,24 @@ pub async fn list_instances(
 /// Create an instance
 ///
 /// Creates an instance (environment) in your tenant.
-#[utoipa::path(post, path = "/api/v1/instances", operation_id = "CreateInstance", tag = "Instances",
+#[utoipa::path(operation_id = "CreateInstance", tag = "Instances",
     request_body = CreateInstanceRequest,
     responses(
         (status = 201, description = "The new instance.", body = InstanceResponse,
             headers(("Location" = String, description = "The instance's URL."))),
-        (status = 422, description = "The name is not valid.", body = ErrorBody),
+        (status = 409, description = "Your tenant holds as many instances as it may (quota_exceeded)."),
+        (status = 422, description = "The name is not valid."),
     ),
     security(("bearer" = [])))]
+#[post("/api/v1/instances")]
 pub async fn create_instance(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<CreateInstanceRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = InstanceName::parse(&body.name)
-        .ok_or_else(|| ApiError::invalid("name must be 1 to 100 characters."))?;
+    let name = InstanceName::parse(&body.name).ok_or_else(|| {
+        ApiError::invalid(format!("name must be 1 to {NAME_MAX_CHARS} characters."))
+    })?;
     let instance = Instance {
         id: InstanceId::new(),
         tenant: caller.tenant,
@@ -109,18 +114,19 @@ pub async fn create_instance(
 /// Get an instance
 ///
 /// Returns one instance of your tenant.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}", operation_id = "GetInstance", tag = "Instances",
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+#[utoipa::path(operation_id = "GetInstance", tag = "Instances",
+    params(InstancePath),
     responses(
         (status = 200, description = "The instance.", body = InstanceResponse),
-        (status = 404, description = "No such instance in your tenant.", body = ErrorBody),
+        (status = 404, description = "No such instance in your tenant."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}")]
 pub async fn get_instance(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<InstanceId>,
+    path: web::Path<InstancePath>,
 ) -> Result<HttpResponse, ApiError> {
-    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner())?;
+    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner().0)?;
     Ok(HttpResponse::Ok().json(InstanceResponse::from(instance)))
 }

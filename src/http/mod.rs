@@ -1,5 +1,6 @@
-//! The actix surface: routes, handlers, wire types, the auth extractor and `ApiError`.
-//! Handlers stay thin: extract, parse, one call into storage or delivery, shape the answer.
+//! The actix surface: routes and the OpenAPI document built from them, handlers, wire types,
+//! the auth extractor and `ApiError`. Handlers stay thin: extract, parse, one call into
+//! storage or delivery, shape the answer.
 
 pub mod auth;
 pub mod catalog;
@@ -11,21 +12,23 @@ pub mod health;
 pub mod instances;
 pub mod jwks;
 pub mod metrics;
+pub mod params;
 pub mod rate_limit;
 pub mod reports;
+pub mod request_id;
+pub mod routes;
 pub mod subscriptions;
 pub mod triggers;
-pub mod wire;
 
 use std::sync::Arc;
 
 use actix_web::middleware::ErrorHandlers;
-use actix_web::web::{self, ServiceConfig};
 use url::Url;
 
 pub use auth::{Authenticator, Caller};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use rate_limit::{RateLimiter, RateLimits};
+pub use routes::{configure, document};
 
 use crate::delivery::Dispatcher;
 use crate::storage::Store;
@@ -58,61 +61,12 @@ impl AppState {
     }
 }
 
-/// Registers every route. Resources are declared with `web::resource` so that a known path
-/// with the wrong method answers 405, not 404.
-pub fn configure(cfg: &mut ServiceConfig) {
-    use web::{delete, get, post, resource};
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(MAX_BODY_BYTES)
-            .error_handler(error::json_error),
-    )
-    .app_data(web::PathConfig::default().error_handler(error::path_error))
-    .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    .service(resource("/healthz").route(get().to(health::healthz)))
-    .service(resource("/readyz").route(get().to(health::readyz)))
-    .service(resource("/metrics").route(get().to(metrics::metrics)))
-    .service(
-        resource("/connector/apiDefinition.swagger.json")
-            .route(get().to(connector::api_definition)),
-    )
-    .service(resource("/connector/apiProperties.json").route(get().to(connector::api_properties)))
-    .service(
-        web::scope("/api/v1")
-            .service(
-                resource("/instances")
-                    .route(get().to(instances::list_instances))
-                    .route(post().to(instances::create_instance)),
-            )
-            .service(resource("/instances/{instanceId}").route(get().to(instances::get_instance)))
-            .configure(triggers::configure)
-            .configure(reports::configure)
-            .configure(catalog::configure)
-            .service(
-                resource("/instances/{instanceId}/subscriptions")
-                    .route(get().to(subscriptions::list_subscriptions)),
-            )
-            .service(
-                resource("/subscriptions/{subscriptionId}")
-                    .route(get().to(subscriptions::get_subscription))
-                    .route(delete().to(subscriptions::delete_subscription)),
-            )
-            .service(
-                resource("/instances/{instanceId}/deliveries")
-                    .route(get().to(deliveries::list_deliveries)),
-            )
-            .service(
-                resource("/deliveries/{deliveryId}/retry")
-                    .route(post().to(deliveries::retry_delivery)),
-            ),
-    );
-}
-
 /// Parses a catalog item id from a request field, naming the field when it is not valid.
 pub(crate) fn parse_item_id(raw: &str, field: &str) -> Result<crate::domain::ItemId, ApiError> {
     crate::domain::ItemId::parse(raw).ok_or_else(|| {
         ApiError::invalid(format!(
-            "{field} must be 1 to 200 characters without '/' or surrounding spaces."
+            "{field} must be 1 to {} characters without '/' or surrounding spaces.",
+            crate::domain::patterns::ITEM_ID_MAX_CHARS
         ))
     })
 }

@@ -2,22 +2,22 @@
 //! causes and its deliveries (the outbox) before the 202, then delivered. An `Idempotency-Key`
 //! makes a retried report a no-op.
 
-use std::collections::BTreeMap;
-
-use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use super::auth::Platform;
-use super::error::ErrorBody;
+use super::error::ErrorCode;
 use super::instances::owned_instance;
-use super::wire::{optional_whole_number, whole_number};
+use super::params::{InstancePath, Reported};
 use super::{ApiError, AppState, Caller, parse_item_id};
-use crate::domain::report::{RefreshReport, RunReport};
-use crate::domain::{InstanceId, Report, RunKind, RunStatus, patterns};
+use crate::domain::report::{RefreshReport, RunReport, optional_whole_number, whole_number};
+use crate::domain::{
+    FullRefreshCounts, InstanceId, Report, RunCounts, RunStatus, UnificationCounts, patterns,
+};
 use crate::storage::IdempotencyKey;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -90,42 +90,37 @@ pub struct MeasureValueReport {
     pub value: f64,
 }
 
+/// The fields every run report carries, flattened into each.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UnificationReport {
+pub struct RunReportFields {
     /// The platform's id of this run; one is generated when absent.
     pub run_id: Option<String>,
     pub status: ReportedStatus,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// Source records that went into unification.
-    #[serde(default, deserialize_with = "optional_whole_number")]
-    pub source_record_count: Option<u64>,
-    /// Unified customer profiles it produced.
-    #[serde(default, deserialize_with = "optional_whole_number")]
-    pub unified_profile_count: Option<u64>,
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct UnificationReport {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub run: RunReportFields,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub counts: UnificationCounts,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FullRefreshReport {
-    /// The platform's id of this run; one is generated when absent.
-    pub run_id: Option<String>,
-    pub status: ReportedStatus,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Data sources refreshed.
-    #[serde(default, deserialize_with = "optional_whole_number")]
-    pub data_source_count: Option<u64>,
-    /// Data sources whose refresh failed.
-    #[serde(default, deserialize_with = "optional_whole_number")]
-    pub failed_data_source_count: Option<u64>,
-    /// Segments recomputed.
-    #[serde(default, deserialize_with = "optional_whole_number")]
-    pub segment_count: Option<u64>,
-    /// Measures recomputed.
-    #[serde(default, deserialize_with = "optional_whole_number")]
-    pub measure_count: Option<u64>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub run: RunReportFields,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub counts: FullRefreshCounts,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -135,35 +130,146 @@ pub struct ReportAccepted {
     pub event_ids: Vec<Uuid>,
 }
 
-pub fn configure(cfg: &mut ServiceConfig) {
-    use web::{post, resource};
-    cfg.service(
-        resource("/instances/{instanceId}/reports/data-source-refresh")
-            .route(post().to(report_data_source_refresh)),
-    )
-    .service(
-        resource("/instances/{instanceId}/reports/segment-size")
-            .route(post().to(report_segment_size)),
-    )
-    .service(
-        resource("/instances/{instanceId}/reports/measure-value")
-            .route(post().to(report_measure_value)),
-    )
-    .service(
-        resource("/instances/{instanceId}/reports/unification")
-            .route(post().to(report_unification)),
-    )
-    .service(
-        resource("/instances/{instanceId}/reports/full-refresh")
-            .route(post().to(report_full_refresh)),
-    );
+/// Declares each report once: its doc lines are the operation's summary and description, the
+/// path is under `/api/v1/instances/{instanceId}/reports` (and, without its `/`, scopes the
+/// report's idempotency keys), the body turns into a domain `Report` through `TryFrom`. It
+/// generates the handler and `operations`, which registers every declared report with the
+/// router and the document at once.
+macro_rules! reports {
+    ($(
+        $(#[doc = $doc:literal])*
+        $handler:ident: $operation:ident, $path:literal, body = $body:ty;
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            #[utoipa::path(operation_id = stringify!($operation), tag = "Reports",
+                params(InstancePath,
+                    ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried report a no-op.")),
+                request_body = $body,
+                responses(Reported),
+                security(("bearer" = [])))]
+            #[post($path)]
+            pub async fn $handler(
+                state: web::Data<AppState>,
+                req: HttpRequest,
+                Platform(caller): Platform,
+                path: web::Path<InstancePath>,
+                body: web::Json<$body>,
+            ) -> Result<HttpResponse, ApiError> {
+                let InstancePath(instance) = path.into_inner();
+                let report = Report::try_from(body.into_inner())?;
+                let route = $path.trim_start_matches('/');
+                accept(&state, &req, caller, instance, route, report).await
+            }
+        )*
+
+        /// Registers every report declared above; `/reports` of an instance is their scope.
+        pub fn operations(cfg: &mut ServiceConfig<'_>) {
+            $(cfg.service($handler);)*
+        }
+    };
 }
 
-fn counts(pairs: &[(&str, Option<u64>)]) -> BTreeMap<String, u64> {
-    pairs
-        .iter()
-        .filter_map(|(name, value)| value.map(|v| ((*name).to_owned(), v)))
-        .collect()
+reports! {
+    /// Report a data source refresh
+    ///
+    /// Records how a refresh of a data source ended; fires the refresh triggers.
+    report_data_source_refresh: ReportDataSourceRefresh, "/data-source-refresh",
+        body = DataSourceRefreshReport;
+
+    /// Report a segment size
+    ///
+    /// Records a segment's member count; fires the segment threshold triggers it crosses.
+    report_segment_size: ReportSegmentSize, "/segment-size", body = SegmentSizeReport;
+
+    /// Report a measure value
+    ///
+    /// Records a business measure's value; fires the measure threshold triggers it crosses.
+    report_measure_value: ReportMeasureValue, "/measure-value", body = MeasureValueReport;
+
+    /// Report a unification run
+    ///
+    /// Records that unification completed; fires the unification trigger.
+    report_unification: ReportUnification, "/unification", body = UnificationReport;
+
+    /// Report a full refresh
+    ///
+    /// Records that a full refresh completed; fires the full refresh trigger.
+    report_full_refresh: ReportFullRefresh, "/full-refresh", body = FullRefreshReport;
+}
+
+impl TryFrom<DataSourceRefreshReport> for Report {
+    type Error = ApiError;
+
+    fn try_from(body: DataSourceRefreshReport) -> Result<Self, ApiError> {
+        Ok(Report::DataSourceRefresh(RefreshReport {
+            data_source_id: parse_item_id(&body.data_source_id, "dataSourceId")?,
+            data_source_name: body.data_source_name,
+            refresh_id: body.refresh_id,
+            status: body.status.into(),
+            started_at: body.started_at,
+            finished_at: body.finished_at,
+            row_count: body.row_count,
+            error_code: body.error.as_ref().map(|e| e.code.clone()),
+            error_message: body.error.map(|e| e.message),
+        }))
+    }
+}
+
+impl TryFrom<SegmentSizeReport> for Report {
+    type Error = ApiError;
+
+    fn try_from(body: SegmentSizeReport) -> Result<Self, ApiError> {
+        Ok(Report::SegmentSize {
+            segment_id: parse_item_id(&body.segment_id, "segmentId")?,
+            segment_name: body.segment_name,
+            member_count: body.member_count,
+        })
+    }
+}
+
+impl TryFrom<MeasureValueReport> for Report {
+    type Error = ApiError;
+
+    fn try_from(body: MeasureValueReport) -> Result<Self, ApiError> {
+        if !body.value.is_finite() {
+            return Err(ApiError::invalid("value must be a finite number."));
+        }
+        Ok(Report::MeasureValue {
+            measure_id: parse_item_id(&body.measure_id, "measureId")?,
+            measure_name: body.measure_name,
+            value: body.value,
+        })
+    }
+}
+
+impl TryFrom<UnificationReport> for Report {
+    type Error = ApiError;
+
+    fn try_from(body: UnificationReport) -> Result<Self, ApiError> {
+        run_report(body.run, RunCounts::Unification(body.counts))
+    }
+}
+
+impl TryFrom<FullRefreshReport> for Report {
+    type Error = ApiError;
+
+    fn try_from(body: FullRefreshReport) -> Result<Self, ApiError> {
+        run_report(body.run, RunCounts::FullRefresh(body.counts))
+    }
+}
+
+fn run_report(run: RunReportFields, counts: RunCounts) -> Result<Report, ApiError> {
+    Ok(Report::Run(RunReport {
+        kind: counts.kind(),
+        run_id: run.run_id,
+        status: run.status.into(),
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        counts: counts
+            .to_map()
+            .map_err(|err| ApiError::Internal(err.into()))?,
+    }))
 }
 
 /// Stores the report and its event (durably), then hands the deliveries over.
@@ -182,11 +288,15 @@ async fn accept(
             value
                 .to_str()
                 .ok()
-                .filter(|k| k.len() <= 255 && patterns::is_idempotency_key(k))
-                .ok_or(ApiError::BadRequest {
-                    code: "invalid_idempotency_key",
-                    message: "Idempotency-Key must be 1 to 255 visible ASCII characters or spaces."
-                        .into(),
+                .filter(|k| patterns::is_idempotency_key(k))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidIdempotencyKey,
+                        format!(
+                            "Idempotency-Key must be 1 to {} visible ASCII characters or spaces.",
+                            patterns::IDEMPOTENCY_KEY_MAX_BYTES
+                        ),
+                    )
                 })?,
         ),
     };
@@ -208,217 +318,4 @@ async fn accept(
     Ok(HttpResponse::Accepted().json(ReportAccepted {
         event_ids: outcome.event_ids.into_iter().map(|id| id.0).collect(),
     }))
-}
-
-/// Report a data source refresh
-///
-/// Records how a refresh of a data source ended; fires the refresh triggers.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/reports/data-source-refresh",
-    operation_id = "ReportDataSourceRefresh", tag = "Reports",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried report a no-op.")),
-    request_body = DataSourceRefreshReport,
-    responses(
-        (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn report_data_source_refresh(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Platform(caller): Platform,
-    path: web::Path<InstanceId>,
-    body: web::Json<DataSourceRefreshReport>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let report = Report::DataSourceRefresh(RefreshReport {
-        data_source_id: parse_item_id(&body.data_source_id, "dataSourceId")?,
-        data_source_name: body.data_source_name,
-        refresh_id: body.refresh_id,
-        status: body.status.into(),
-        started_at: body.started_at,
-        finished_at: body.finished_at,
-        row_count: body.row_count,
-        error_code: body.error.as_ref().map(|e| e.code.clone()),
-        error_message: body.error.map(|e| e.message),
-    });
-    accept(
-        &state,
-        &req,
-        caller,
-        path.into_inner(),
-        "data-source-refresh",
-        report,
-    )
-    .await
-}
-
-/// Report a segment size
-///
-/// Records a segment's member count; fires the segment threshold triggers it crosses.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/reports/segment-size",
-    operation_id = "ReportSegmentSize", tag = "Reports",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried report a no-op.")),
-    request_body = SegmentSizeReport,
-    responses(
-        (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn report_segment_size(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Platform(caller): Platform,
-    path: web::Path<InstanceId>,
-    body: web::Json<SegmentSizeReport>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let report = Report::SegmentSize {
-        segment_id: parse_item_id(&body.segment_id, "segmentId")?,
-        segment_name: body.segment_name,
-        member_count: body.member_count,
-    };
-    accept(
-        &state,
-        &req,
-        caller,
-        path.into_inner(),
-        "segment-size",
-        report,
-    )
-    .await
-}
-
-/// Report a measure value
-///
-/// Records a business measure's value; fires the measure threshold triggers it crosses.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/reports/measure-value",
-    operation_id = "ReportMeasureValue", tag = "Reports",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried report a no-op.")),
-    request_body = MeasureValueReport,
-    responses(
-        (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn report_measure_value(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Platform(caller): Platform,
-    path: web::Path<InstanceId>,
-    body: web::Json<MeasureValueReport>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    if !body.value.is_finite() {
-        return Err(ApiError::invalid("value must be a finite number."));
-    }
-    let report = Report::MeasureValue {
-        measure_id: parse_item_id(&body.measure_id, "measureId")?,
-        measure_name: body.measure_name,
-        value: body.value,
-    };
-    accept(
-        &state,
-        &req,
-        caller,
-        path.into_inner(),
-        "measure-value",
-        report,
-    )
-    .await
-}
-
-/// Report a unification run
-///
-/// Records that unification completed; fires the unification trigger.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/reports/unification",
-    operation_id = "ReportUnification", tag = "Reports",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried report a no-op.")),
-    request_body = UnificationReport,
-    responses(
-        (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn report_unification(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Platform(caller): Platform,
-    path: web::Path<InstanceId>,
-    body: web::Json<UnificationReport>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let report = Report::Run(RunReport {
-        kind: RunKind::Unification,
-        run_id: body.run_id,
-        status: body.status.into(),
-        started_at: body.started_at,
-        finished_at: body.finished_at,
-        counts: counts(&[
-            ("sourceRecordCount", body.source_record_count),
-            ("unifiedProfileCount", body.unified_profile_count),
-        ]),
-    });
-    accept(
-        &state,
-        &req,
-        caller,
-        path.into_inner(),
-        "unification",
-        report,
-    )
-    .await
-}
-
-/// Report a full refresh
-///
-/// Records that a full refresh completed; fires the full refresh trigger.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/reports/full-refresh",
-    operation_id = "ReportFullRefresh", tag = "Reports",
-    params(("instanceId" = Uuid, Path, description = "The instance id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried report a no-op.")),
-    request_body = FullRefreshReport,
-    responses(
-        (status = 202, description = "Stored; deliveries follow.", body = ReportAccepted),
-        (status = 403, description = "The credentials lack the platform role.", body = ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for another report.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn report_full_refresh(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Platform(caller): Platform,
-    path: web::Path<InstanceId>,
-    body: web::Json<FullRefreshReport>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let report = Report::Run(RunReport {
-        kind: RunKind::FullRefresh,
-        run_id: body.run_id,
-        status: body.status.into(),
-        started_at: body.started_at,
-        finished_at: body.finished_at,
-        counts: counts(&[
-            ("dataSourceCount", body.data_source_count),
-            ("failedDataSourceCount", body.failed_data_source_count),
-            ("segmentCount", body.segment_count),
-            ("measureCount", body.measure_count),
-        ]),
-    });
-    accept(
-        &state,
-        &req,
-        caller,
-        path.into_inner(),
-        "full-refresh",
-        report,
-    )
-    .await
 }

@@ -1,7 +1,7 @@
 //! Subscriptions: `ListSubscriptions`, `GetSubscription`, and `DeleteSubscription`, which the
 //! `Location` URL of a subscribe answer authorises on its own.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -11,10 +11,10 @@ use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::error::ErrorBody;
 use super::instances::owned_instance;
+use super::params::InstancePath;
 use super::{ApiError, AppState, Caller};
-use crate::domain::{Filter, InstanceId, Subscription, SubscriptionId};
+use crate::domain::{CatalogKind, Filter, Subscription, SubscriptionId};
 
 /// A subscription as its tenant sees it. The callback URL is shown without its query string,
 /// which is the flow's signature.
@@ -78,12 +78,12 @@ impl From<Subscription> for SubscriptionResponse {
                 threshold,
             } => {
                 response.threshold = Some(threshold.value());
-                match kind {
-                    crate::domain::CatalogKind::Segment => {
-                        response.segment_id = Some(item_id.into())
-                    }
-                    _ => response.measure_id = Some(item_id.into()),
-                }
+                let field = match kind {
+                    CatalogKind::DataSource => &mut response.data_source_id,
+                    CatalogKind::Segment => &mut response.segment_id,
+                    CatalogKind::Measure => &mut response.measure_id,
+                };
+                *field = Some(item_id.into());
             }
         }
         response
@@ -127,20 +127,20 @@ pub struct DeleteQuery {
 /// List subscriptions
 ///
 /// Lists the trigger subscriptions of an instance.
-#[utoipa::path(get, path = "/api/v1/instances/{instanceId}/subscriptions",
-    operation_id = "ListSubscriptions", tag = "Subscriptions",
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
+#[utoipa::path(operation_id = "ListSubscriptions", tag = "Subscriptions",
+    params(InstancePath),
     responses(
         (status = 200, description = "The subscriptions.", body = SubscriptionList),
-        (status = 404, description = "No such instance in your tenant.", body = ErrorBody),
+        (status = 404, description = "No such instance in your tenant."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/instances/{instanceId}/subscriptions")]
 pub async fn list_subscriptions(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<InstanceId>,
+    path: web::Path<InstancePath>,
 ) -> Result<HttpResponse, ApiError> {
-    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner())?;
+    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner().0)?;
     let value = state.store.subscriptions(instance.id)?;
     Ok(HttpResponse::Ok().json(SubscriptionList {
         value: value.into_iter().map(Into::into).collect(),
@@ -150,14 +150,14 @@ pub async fn list_subscriptions(
 /// Get a subscription
 ///
 /// Returns one trigger subscription of your tenant.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{subscriptionId}",
-    operation_id = "GetSubscription", tag = "Subscriptions",
+#[utoipa::path(operation_id = "GetSubscription", tag = "Subscriptions",
     params(("subscriptionId" = Uuid, Path, description = "The subscription id.")),
     responses(
         (status = 200, description = "The subscription.", body = SubscriptionResponse),
-        (status = 404, description = "No such subscription in your tenant.", body = ErrorBody),
+        (status = 404, description = "No such subscription in your tenant."),
     ),
     security(("bearer" = [])))]
+#[get("/api/v1/subscriptions/{subscriptionId}")]
 pub async fn get_subscription(
     state: web::Data<AppState>,
     caller: Caller,
@@ -175,15 +175,15 @@ pub async fn get_subscription(
 /// Removes a trigger subscription. Power Automate calls the Location URL of the subscribe
 /// answer, whose secret authorises it without other credentials; the owning tenant may also
 /// call it with its credentials. Answers 204 also when the subscription is already gone.
-#[utoipa::path(delete, path = "/api/v1/subscriptions/{subscriptionId}",
-    operation_id = "DeleteSubscription", tag = "Subscriptions",
+#[utoipa::path(operation_id = "DeleteSubscription", tag = "Subscriptions",
     extensions(("x-ms-visibility" = json!("internal"))),
     params(("subscriptionId" = Uuid, Path, description = "The subscription id."), DeleteQuery),
     responses(
         (status = 204, description = "The subscription is gone."),
-        (status = 401, description = "Neither the secret nor credentials were sent.", body = ErrorBody),
-        (status = 404, description = "The secret is wrong, or the subscription is another tenant's.", body = ErrorBody),
+        (status = 401, description = "Neither the secret nor credentials were sent."),
+        (status = 404, description = "The secret is wrong, or the subscription is another tenant's."),
     ))]
+#[delete("/api/v1/subscriptions/{subscriptionId}")]
 pub async fn delete_subscription(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1,14 +1,16 @@
-//! The six webhook triggers. Each subscribe answers 201 with an absolute `Location` that
-//! unsubscribes; subscribing twice with the same parameters answers the same subscription.
+//! The webhook triggers, each declared once in `triggers!` below. Each subscribe answers 201
+//! with an absolute `Location` that unsubscribes; subscribing twice with the same parameters
+//! answers the same subscription.
 
 use actix_web::http::header::LOCATION;
-use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpResponse, Responder};
+use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::ErrorBody;
+use super::error::ErrorCode;
 use super::instances::owned_instance;
+use super::params::{InstancePath, Subscribed};
 use super::subscriptions::{SubscriptionResponse, unsubscribe_secret};
 use super::{ApiError, AppState, Caller, parse_item_id};
 use crate::delivery::guard;
@@ -17,6 +19,94 @@ use crate::domain::{
     Threshold, TriggerKind,
 };
 use crate::storage::SubscribeOutcome;
+
+/// Declares each trigger once: its doc lines are the operation's summary and description, the
+/// kind names the `TriggerKind` (and so the operationId `On<Kind>`), the path is under
+/// `/api/v1/instances/{instanceId}/triggers`, the body is a `TriggerRequest`. It generates the
+/// handler and `operations`, which registers every declared trigger with the router and the
+/// document at once.
+macro_rules! triggers {
+    ($(
+        $(#[doc = $doc:literal])*
+        $handler:ident: $kind:ident, $path:literal, body = $body:ty,
+            not_found = $not_found:literal, hint = $hint:literal;
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            #[utoipa::path(operation_id = concat!("On", stringify!($kind)), tag = "Triggers",
+                extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!($hint))),
+                params(InstancePath),
+                request_body = $body,
+                responses(Subscribed, (status = 404, description = $not_found)),
+                security(("bearer" = [])))]
+            #[post($path)]
+            pub async fn $handler(
+                state: web::Data<AppState>,
+                caller: Caller,
+                path: web::Path<InstancePath>,
+                body: web::Json<$body>,
+            ) -> Result<HttpResponse, ApiError> {
+                let InstancePath(instance) = path.into_inner();
+                subscribe(&state, caller, instance, TriggerKind::$kind, body.into_inner()).await
+            }
+        )*
+
+        /// Registers every trigger declared above; `/triggers` of an instance is their scope.
+        pub fn operations(cfg: &mut ServiceConfig<'_>) {
+            $(cfg.service($handler);)*
+        }
+    };
+}
+
+triggers! {
+    /// When a data source refresh fails
+    ///
+    /// Runs the flow each time a refresh of a data source (or of any data source) fails.
+    on_data_source_refresh_failed: DataSourceRefreshFailed, "/data-source-refresh-failed",
+        body = DataSourceTriggerRequest, not_found = "No such instance or data source.",
+        hint = "To see it work, report a failed refresh of a data source.";
+
+    /// When a data source refresh succeeds
+    ///
+    /// Runs the flow each time a refresh of a data source (or of any data source) succeeds.
+    on_data_source_refresh_succeeded: DataSourceRefreshSucceeded, "/data-source-refresh-succeeded",
+        body = DataSourceTriggerRequest, not_found = "No such instance or data source.",
+        hint = "To see it work, report a successful refresh of a data source.";
+
+    /// When a segment crosses a threshold
+    ///
+    /// Runs the flow when a segment's member count rises from at or below the threshold to above it.
+    on_segment_threshold_crossed: SegmentThresholdCrossed, "/segment-threshold-crossed",
+        body = SegmentTriggerRequest, not_found = "No such instance or segment.",
+        hint = "To see it work, report a member count above the threshold after one at or below it.";
+
+    /// When a business measure crosses a threshold
+    ///
+    /// Runs the flow when a measure's value rises from at or below the threshold to above it.
+    on_measure_threshold_crossed: MeasureThresholdCrossed, "/measure-threshold-crossed",
+        body = MeasureTriggerRequest, not_found = "No such instance or measure.",
+        hint = "To see it work, report a value above the threshold after one at or below it.";
+
+    /// When a full refresh is completed
+    ///
+    /// Runs the flow each time a full refresh of the instance completes, successfully or not.
+    on_full_refresh_completed: FullRefreshCompleted, "/full-refresh-completed",
+        body = RunTriggerRequest, not_found = "No such instance.",
+        hint = "To see it work, complete a full refresh of the instance.";
+
+    /// When unification is completed
+    ///
+    /// Runs the flow each time unification of the instance's customer data completes.
+    on_unification_completed: UnificationCompleted, "/unification-completed",
+        body = RunTriggerRequest, not_found = "No such instance.",
+        hint = "To see it work, complete a unification run of the instance.";
+}
+
+/// A subscribe request body: the callback URL and what narrows the trigger.
+pub trait TriggerRequest {
+    fn notification_url(&self) -> &str;
+    fn filter(&self) -> Result<Filter, ApiError>;
+}
 
 /// Subscribes a flow to refreshes of one data source, or of any.
 #[derive(Deserialize, ToSchema)]
@@ -64,38 +154,59 @@ pub struct RunTriggerRequest {
     pub notification_url: String,
 }
 
-pub fn configure(cfg: &mut ServiceConfig) {
-    use web::{post, resource};
-    let path = |trigger: TriggerKind| {
-        format!(
-            "/instances/{{instanceId}}/triggers/{}",
-            trigger.path_segment()
+impl TriggerRequest for DataSourceTriggerRequest {
+    fn notification_url(&self) -> &str {
+        &self.notification_url
+    }
+
+    fn filter(&self) -> Result<Filter, ApiError> {
+        Ok(match self.data_source_id.as_deref() {
+            None => Filter::None,
+            Some(raw) => Filter::DataSource {
+                data_source_id: parse_item_id(raw, "dataSourceId")?,
+            },
+        })
+    }
+}
+
+impl TriggerRequest for SegmentTriggerRequest {
+    fn notification_url(&self) -> &str {
+        &self.notification_url
+    }
+
+    fn filter(&self) -> Result<Filter, ApiError> {
+        threshold_filter(
+            CatalogKind::Segment,
+            &self.segment_id,
+            "segmentId",
+            self.threshold,
         )
-    };
-    cfg.service(
-        resource(path(TriggerKind::DataSourceRefreshFailed))
-            .route(post().to(on_data_source_refresh_failed)),
-    )
-    .service(
-        resource(path(TriggerKind::DataSourceRefreshSucceeded))
-            .route(post().to(on_data_source_refresh_succeeded)),
-    )
-    .service(
-        resource(path(TriggerKind::SegmentThresholdCrossed))
-            .route(post().to(on_segment_threshold_crossed)),
-    )
-    .service(
-        resource(path(TriggerKind::MeasureThresholdCrossed))
-            .route(post().to(on_measure_threshold_crossed)),
-    )
-    .service(
-        resource(path(TriggerKind::FullRefreshCompleted))
-            .route(post().to(on_full_refresh_completed)),
-    )
-    .service(
-        resource(path(TriggerKind::UnificationCompleted))
-            .route(post().to(on_unification_completed)),
-    );
+    }
+}
+
+impl TriggerRequest for MeasureTriggerRequest {
+    fn notification_url(&self) -> &str {
+        &self.notification_url
+    }
+
+    fn filter(&self) -> Result<Filter, ApiError> {
+        threshold_filter(
+            CatalogKind::Measure,
+            &self.measure_id,
+            "measureId",
+            self.threshold,
+        )
+    }
+}
+
+impl TriggerRequest for RunTriggerRequest {
+    fn notification_url(&self) -> &str {
+        &self.notification_url
+    }
+
+    fn filter(&self) -> Result<Filter, ApiError> {
+        Ok(Filter::None)
+    }
 }
 
 fn threshold_filter(
@@ -119,20 +230,15 @@ async fn subscribe(
     caller: Caller,
     instance: InstanceId,
     trigger: TriggerKind,
-    notification_url: &str,
-    filter: Filter,
+    body: impl TriggerRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let filter = body.filter()?;
     let instance = owned_instance(&state.store, &caller.tenant, instance)?;
-    let callback = CallbackUrl::parse(notification_url).map_err(|err| ApiError::Invalid {
-        code: "invalid_notification_url",
-        message: format!("{err}."),
-    })?;
+    let callback = CallbackUrl::parse(body.notification_url())
+        .map_err(|err| ApiError::new(ErrorCode::InvalidNotificationUrl, format!("{err}.")))?;
     guard::check(&callback, state.allow_private_callbacks)
         .await
-        .map_err(|err| ApiError::Invalid {
-            code: "notification_url_not_allowed",
-            message: format!("{err}."),
-        })?;
+        .map_err(|err| ApiError::new(ErrorCode::NotificationUrlNotAllowed, format!("{err}.")))?;
     let candidate = Subscription {
         id: SubscriptionId::new(),
         tenant: caller.tenant,
@@ -169,228 +275,4 @@ async fn subscribe(
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, location))
         .json(response))
-}
-
-/// When a data source refresh fails
-///
-/// Runs the flow each time a refresh of a data source (or of any data source) fails.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/data-source-refresh-failed",
-    operation_id = "OnDataSourceRefreshFailed", tag = "Triggers",
-    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a failed refresh of a data source."))),
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
-    request_body = DataSourceTriggerRequest,
-    responses(
-        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
-            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 404, description = "No such instance or data source.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn on_data_source_refresh_failed(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<InstanceId>,
-    body: web::Json<DataSourceTriggerRequest>,
-) -> Result<impl Responder, ApiError> {
-    data_source_trigger(
-        &state,
-        caller,
-        path.into_inner(),
-        TriggerKind::DataSourceRefreshFailed,
-        body.into_inner(),
-    )
-    .await
-}
-
-/// When a data source refresh succeeds
-///
-/// Runs the flow each time a refresh of a data source (or of any data source) succeeds.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/data-source-refresh-succeeded",
-    operation_id = "OnDataSourceRefreshSucceeded", tag = "Triggers",
-    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a successful refresh of a data source."))),
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
-    request_body = DataSourceTriggerRequest,
-    responses(
-        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
-            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 404, description = "No such instance or data source.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn on_data_source_refresh_succeeded(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<InstanceId>,
-    body: web::Json<DataSourceTriggerRequest>,
-) -> Result<impl Responder, ApiError> {
-    data_source_trigger(
-        &state,
-        caller,
-        path.into_inner(),
-        TriggerKind::DataSourceRefreshSucceeded,
-        body.into_inner(),
-    )
-    .await
-}
-
-async fn data_source_trigger(
-    state: &AppState,
-    caller: Caller,
-    instance: InstanceId,
-    trigger: TriggerKind,
-    body: DataSourceTriggerRequest,
-) -> Result<HttpResponse, ApiError> {
-    let filter = match body.data_source_id.as_deref() {
-        None => Filter::None,
-        Some(raw) => Filter::DataSource {
-            data_source_id: parse_item_id(raw, "dataSourceId")?,
-        },
-    };
-    subscribe(
-        state,
-        caller,
-        instance,
-        trigger,
-        &body.notification_url,
-        filter,
-    )
-    .await
-}
-
-/// When a segment crosses a threshold
-///
-/// Runs the flow when a segment's member count rises from at or below the threshold to above it.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/segment-threshold-crossed",
-    operation_id = "OnSegmentThresholdCrossed", tag = "Triggers",
-    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a member count above the threshold after one at or below it."))),
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
-    request_body = SegmentTriggerRequest,
-    responses(
-        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
-            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 404, description = "No such instance or segment.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn on_segment_threshold_crossed(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<InstanceId>,
-    body: web::Json<SegmentTriggerRequest>,
-) -> Result<impl Responder, ApiError> {
-    let filter = threshold_filter(
-        CatalogKind::Segment,
-        &body.segment_id,
-        "segmentId",
-        body.threshold,
-    )?;
-    let trigger = TriggerKind::SegmentThresholdCrossed;
-    subscribe(
-        &state,
-        caller,
-        path.into_inner(),
-        trigger,
-        &body.notification_url,
-        filter,
-    )
-    .await
-}
-
-/// When a business measure crosses a threshold
-///
-/// Runs the flow when a measure's value rises from at or below the threshold to above it.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/measure-threshold-crossed",
-    operation_id = "OnMeasureThresholdCrossed", tag = "Triggers",
-    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, report a value above the threshold after one at or below it."))),
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
-    request_body = MeasureTriggerRequest,
-    responses(
-        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
-            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 404, description = "No such instance or measure.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn on_measure_threshold_crossed(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<InstanceId>,
-    body: web::Json<MeasureTriggerRequest>,
-) -> Result<impl Responder, ApiError> {
-    let filter = threshold_filter(
-        CatalogKind::Measure,
-        &body.measure_id,
-        "measureId",
-        body.threshold,
-    )?;
-    let trigger = TriggerKind::MeasureThresholdCrossed;
-    subscribe(
-        &state,
-        caller,
-        path.into_inner(),
-        trigger,
-        &body.notification_url,
-        filter,
-    )
-    .await
-}
-
-/// When a full refresh is completed
-///
-/// Runs the flow each time a full refresh of the instance completes, successfully or not.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/full-refresh-completed",
-    operation_id = "OnFullRefreshCompleted", tag = "Triggers",
-    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, complete a full refresh of the instance."))),
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
-    request_body = RunTriggerRequest,
-    responses(
-        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
-            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 404, description = "No such instance.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn on_full_refresh_completed(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<InstanceId>,
-    body: web::Json<RunTriggerRequest>,
-) -> Result<impl Responder, ApiError> {
-    let trigger = TriggerKind::FullRefreshCompleted;
-    subscribe(
-        &state,
-        caller,
-        path.into_inner(),
-        trigger,
-        &body.notification_url,
-        Filter::None,
-    )
-    .await
-}
-
-/// When unification is completed
-///
-/// Runs the flow each time unification of the instance's customer data completes.
-#[utoipa::path(post, path = "/api/v1/instances/{instanceId}/triggers/unification-completed",
-    operation_id = "OnUnificationCompleted", tag = "Triggers",
-    extensions(("x-ms-trigger" = json!("single")), ("x-ms-trigger-hint" = json!("To see it work, complete a unification run of the instance."))),
-    params(("instanceId" = Uuid, Path, description = "The instance id.")),
-    request_body = RunTriggerRequest,
-    responses(
-        (status = 201, description = "Subscribed.", body = SubscriptionResponse,
-            headers(("Location" = String, description = "DELETE this URL to unsubscribe."))),
-        (status = 404, description = "No such instance.", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn on_unification_completed(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<InstanceId>,
-    body: web::Json<RunTriggerRequest>,
-) -> Result<impl Responder, ApiError> {
-    let trigger = TriggerKind::UnificationCompleted;
-    subscribe(
-        &state,
-        caller,
-        path.into_inner(),
-        trigger,
-        &body.notification_url,
-        Filter::None,
-    )
-    .await
 }

@@ -1,31 +1,24 @@
-//! The API's descriptions: the OpenAPI 3.1 document built from the handlers' utoipa
-//! annotations, and from it the Swagger 2.0 connector definition Power Automate imports.
+//! The API's descriptions: the frame of the OpenAPI 3.1 document and the modifiers that
+//! complete it once `http` has registered its operations, and from it (through
+//! `powerplatform-connector`) the connector package Power Automate imports. Nothing here knows
+//! the handlers.
 
 pub mod connector;
-pub mod lint;
-pub mod swagger2;
 
 use serde_json::json;
-use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::content::{Content, ContentBuilder};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{AdditionalProperties, AllOf, Object};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::domain::TriggerKind;
-use crate::domain::event::{
-    DataSourceRefreshFailedPayload, DataSourceRefreshSucceededPayload, FullRefreshCompletedPayload,
-    MeasureThresholdCrossedPayload, SegmentThresholdCrossedPayload, UnificationCompletedPayload,
-};
-use crate::http::wire::constraint;
-use crate::http::{
-    catalog, connector as served, deliveries, health, instances, metrics, reports, subscriptions,
-    triggers,
-};
+use crate::domain::patterns::documented;
+use crate::domain::{CallbackPayload, TriggerKind};
 
 /// Tags of the operations that stay out of the connector definition: data platforms and
 /// operators call them, flows do not.
@@ -39,26 +32,6 @@ pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Operations"];
         contact(name = "insights-connector maintainers", url = "https://github.com/insights-connector/insights-connector", email = "maintainers@insights-connector.dev"),
         license(name = "MIT"),
     ),
-    paths(
-        instances::list_instances, instances::create_instance, instances::get_instance,
-        triggers::on_data_source_refresh_failed, triggers::on_data_source_refresh_succeeded,
-        triggers::on_segment_threshold_crossed, triggers::on_measure_threshold_crossed,
-        triggers::on_full_refresh_completed, triggers::on_unification_completed,
-        subscriptions::list_subscriptions, subscriptions::get_subscription,
-        subscriptions::delete_subscription,
-        catalog::list_data_sources, catalog::get_data_source, catalog::list_segments,
-        catalog::get_segment, catalog::list_measures, catalog::get_measure,
-        reports::report_data_source_refresh, reports::report_segment_size,
-        reports::report_measure_value, reports::report_unification, reports::report_full_refresh,
-        health::healthz, health::readyz, served::api_definition, served::api_properties,
-        deliveries::list_deliveries, deliveries::retry_delivery, metrics::metrics,
-    ),
-    components(schemas(
-        DataSourceRefreshFailedPayload, DataSourceRefreshSucceededPayload,
-        SegmentThresholdCrossedPayload, MeasureThresholdCrossedPayload,
-        FullRefreshCompletedPayload, UnificationCompletedPayload,
-    )),
-    modifiers(&Security, &NotificationContent, &ConnectorMetadata, &Constraints, &ErrorResponses),
     tags(
         (name = "Instances", description = "Environments of a tenant."),
         (name = "Triggers", description = "Webhook subscriptions that run flows."),
@@ -69,11 +42,29 @@ pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Operations"];
         (name = "Operations", description = "Probes and metrics for operators."),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-/// The OpenAPI 3.1 document of the whole API, report API and probes included.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The document before any operation: its info and tags.
+pub fn frame() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Completes a document whose operations are registered: credentials, each trigger's
+/// notification content, connector metadata, the documented text rules, the error answers,
+/// and flat schemas for flattened structs. The document names the error body `ErrorBody`;
+/// whoever registers the operations adds that schema.
+pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
+    let modifiers: [&dyn Modify; 6] = [
+        &FlattenAllOf,
+        &Security,
+        &NotificationContent,
+        &ConnectorMetadata,
+        &Constraints,
+        &ErrorResponses,
+    ];
+    for modifier in modifiers {
+        modifier.modify(openapi);
+    }
 }
 
 struct Security;
@@ -111,35 +102,28 @@ impl Modify for Security {
     }
 }
 
-/// The schema each trigger's callback receives, by operation.
-fn payload_schema(trigger: TriggerKind) -> &'static str {
-    match trigger {
-        TriggerKind::DataSourceRefreshFailed => "DataSourceRefreshFailedPayload",
-        TriggerKind::DataSourceRefreshSucceeded => "DataSourceRefreshSucceededPayload",
-        TriggerKind::SegmentThresholdCrossed => "SegmentThresholdCrossedPayload",
-        TriggerKind::MeasureThresholdCrossed => "MeasureThresholdCrossedPayload",
-        TriggerKind::FullRefreshCompleted => "FullRefreshCompletedPayload",
-        TriggerKind::UnificationCompleted => "UnificationCompletedPayload",
-    }
-}
-
-/// Puts `x-ms-notification-content` on each trigger's path item: Power Automate builds the flow
-/// designer's dynamic content from it.
+/// Puts `x-ms-notification-content` on each trigger's path item (Power Automate builds the
+/// flow designer's dynamic content from it) and the payload's schema in the components. The
+/// trigger's operation is found by its operationId, `On<eventType>`.
 struct NotificationContent;
 
 impl Modify for NotificationContent {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for trigger in TriggerKind::ALL {
-            let path = format!(
-                "/api/v1/instances/{{instanceId}}/triggers/{}",
-                trigger.path_segment()
-            );
-            let Some(item) = openapi.paths.paths.get_mut(&path) else {
+            let operation_id = trigger.operation_id();
+            let Some(item) = openapi.paths.paths.values_mut().find(|item| {
+                [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                    .into_iter()
+                    .flatten()
+                    .any(|op| op.operation_id.as_deref() == Some(&operation_id))
+            }) else {
                 continue;
             };
+            let (name, mut schema) = CallbackPayload::schema(trigger);
+            flatten(&mut schema);
             let content = json!({
                 "description": format!("The {} event.", trigger.event_type()),
-                "schema": { "$ref": format!("#/components/schemas/{}", payload_schema(trigger)) },
+                "schema": { "$ref": format!("#/components/schemas/{name}") },
             });
             let extensions = item.extensions.get_or_insert_with(Default::default);
             extensions.merge(
@@ -147,19 +131,66 @@ impl Modify for NotificationContent {
                     .add("x-ms-notification-content", content)
                     .build(),
             );
+            let components = openapi.components.get_or_insert_with(Default::default);
+            components.schemas.insert(name, schema);
         }
     }
+}
+
+/// utoipa describes a struct with `#[serde(flatten)]` fields as an `allOf` of the flattened
+/// parts and its own fields; serde writes one flat object. Each such `allOf` of inline objects
+/// becomes that flat object, in field order, so Power Automate lists every field as dynamic
+/// content. It refuses extra properties when every part does.
+struct FlattenAllOf;
+
+impl Modify for FlattenAllOf {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                flatten(schema);
+            }
+        }
+    }
+}
+
+fn flatten(schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::AllOf(all_of)) = schema else {
+        return;
+    };
+    let Some(mut merged) = merge(all_of) else {
+        return;
+    };
+    merged.description = all_of.description.take().or(merged.description);
+    *schema = RefOr::T(Schema::Object(merged));
+}
+
+/// The one object an `allOf` of inline objects stands for; `None` when a part is anything else.
+fn merge(all_of: &AllOf) -> Option<Object> {
+    let mut merged = Object::new();
+    let mut closed = true;
+    for item in &all_of.items {
+        let RefOr::T(Schema::Object(part)) = item else {
+            return None;
+        };
+        merged.properties.extend(part.properties.clone());
+        merged.required.extend(part.required.iter().cloned());
+        closed &= matches!(
+            part.additional_properties.as_deref(),
+            Some(AdditionalProperties::FreeForm(false))
+        );
+    }
+    merged.schema_type = utoipa::openapi::schema::SchemaType::Type(utoipa::openapi::Type::Object);
+    if closed {
+        merged.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    }
+    Some(merged)
 }
 
 struct ConnectorMetadata;
 
 impl Modify for ConnectorMetadata {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let metadata = json!([
-            { "propertyName": "Website", "propertyValue": "https://github.com/insights-connector/insights-connector" },
-            { "propertyName": "Privacy policy", "propertyValue": "https://github.com/insights-connector/insights-connector/blob/main/PRIVACY.md" },
-            { "propertyName": "Categories", "propertyValue": "Data;Marketing" },
-        ]);
+        let metadata = connector::METADATA.to_value();
         let extensions = openapi.extensions.get_or_insert_with(Default::default);
         extensions.merge(
             ExtensionsBuilder::new()
@@ -170,17 +201,18 @@ impl Modify for ConnectorMetadata {
 }
 
 fn constrain(schema: &mut RefOr<Schema>, name: &str) {
-    let (Some((min, max, pattern)), RefOr::T(Schema::Object(object))) = (constraint(name), schema)
-    else {
+    let (Some(rule), RefOr::T(Schema::Object(object))) = (documented(name), schema) else {
         return;
     };
-    object.min_length.get_or_insert(min);
-    object.max_length.get_or_insert(max);
-    object.pattern.get_or_insert_with(|| pattern.to_owned());
+    object.min_length.get_or_insert(rule.min_length);
+    object.max_length.get_or_insert(rule.max_length);
+    object
+        .pattern
+        .get_or_insert_with(|| rule.pattern.to_owned());
 }
 
 /// Declares the length and pattern limits the handlers enforce on ids, names, callback URLs
-/// and idempotency keys (`http::wire::constraint`), wherever such a field appears.
+/// and idempotency keys (`domain::patterns::documented`), wherever such a field appears.
 struct Constraints;
 
 impl Modify for Constraints {
@@ -237,8 +269,15 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 }
 
 /// Declares on every operation the errors any request can meet before its handler runs:
-/// unreadable or oversized bodies, missing credentials, ids that name nothing.
+/// unreadable or oversized bodies, missing credentials, ids that name nothing. Every error
+/// answer, declared here or by the operation, carries the `ErrorBody`.
 struct ErrorResponses;
+
+fn error_body() -> Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build()
+}
 
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -260,28 +299,80 @@ impl Modify for ErrorResponses {
                         "429",
                         "Too many calls for your tenant; retry after the Retry-After seconds.",
                     ));
+                    statuses.push((
+                        "503",
+                        "Storage cannot serve now (a full disk); retry after the Retry-After seconds.",
+                    ));
                 }
                 if has_path_params {
                     statuses.push(("404", "Nothing of your tenant has this id."));
                 }
                 for (status, description) in statuses {
                     if !operation.responses.responses.contains_key(status) {
-                        let response = ResponseBuilder::new()
-                            .description(description)
-                            .content(
-                                "application/json",
-                                ContentBuilder::new()
-                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                                    .build(),
-                            )
-                            .build();
+                        let response = ResponseBuilder::new().description(description).build();
                         operation
                             .responses
                             .responses
                             .insert(status.to_owned(), RefOr::T(response));
                     }
                 }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(response)) = (is_error, response)
+                        && response.content.is_empty()
+                    {
+                        response
+                            .content
+                            .insert("application/json".to_owned(), RefOr::T(error_body()));
+                    }
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn flattened(schema: Value) -> Value {
+        let mut schema: RefOr<Schema> = serde_json::from_value(schema).unwrap();
+        flatten(&mut schema);
+        serde_json::to_value(schema).unwrap()
+    }
+
+    #[test]
+    fn an_all_of_of_objects_becomes_one_flat_object_in_field_order() {
+        let part = |name: &str, closed: bool| {
+            let mut part = json!({"type": "object", "required": [name],
+                "properties": {name: {"type": "string"}}});
+            if closed {
+                part["additionalProperties"] = json!(false);
+            }
+            part
+        };
+        let open = flattened(json!({"description": "Both.",
+            "allOf": [part("first", false), part("second", true)]}));
+        let names: Vec<&String> = open["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["first", "second"]);
+        assert_eq!(open["required"], json!(["first", "second"]));
+        assert_eq!(open["description"], "Both.");
+        assert!(open.get("allOf").is_none() && open.get("additionalProperties").is_none());
+        let closed = flattened(json!({"allOf": [part("a", true), part("b", true)]}));
+        assert_eq!(
+            closed["additionalProperties"], false,
+            "every part was closed"
+        );
+    }
+
+    #[test]
+    fn an_all_of_with_a_reference_stays_as_it_is() {
+        let schema = json!({"allOf": [
+            {"$ref": "#/components/schemas/Other"},
+            {"type": "object", "properties": {"a": {"type": "string"}}},
+        ]});
+        assert_eq!(flattened(schema.clone()), schema);
     }
 }

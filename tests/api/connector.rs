@@ -4,13 +4,16 @@
 use std::path::Path;
 use std::process::Command;
 
+use insights_connector::http::document;
 use insights_connector::openapi::connector::{self, ConnectorAuth, ConnectorSettings};
-use insights_connector::openapi::lint;
+use powerplatform_connector::{diff, lint};
 use serde_json::Value;
 
 use crate::helpers::{Receiver, spawn_app, token, venv_tool};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Microsoft's JSON Schemas of a connector package, kept with the connector tooling.
+const SCHEMAS: &str = "crates/powerplatform-connector/tests/fixtures";
 
 fn run(command: &mut Command) -> String {
     let output = command.output().expect("the tool starts");
@@ -34,20 +37,32 @@ fn run(command: &mut Command) -> String {
 
 #[test]
 fn committed_documents_match_what_the_code_generates() {
-    for (path, generated) in connector::package_files(&ConnectorSettings::placeholder()).unwrap() {
+    let mut stale = Vec::new();
+    for (path, generated) in
+        connector::package_files(&document(), &ConnectorSettings::placeholder()).unwrap()
+    {
         let committed = std::fs::read(Path::new(ROOT).join(&path))
             .unwrap_or_else(|_| panic!("{path} is not committed"));
-        let same = if path.ends_with(".json") {
-            serde_json::from_slice::<Value>(&committed).unwrap()
-                == serde_json::from_slice::<Value>(&generated).unwrap()
-        } else {
-            committed == generated
-        };
-        assert!(
-            same,
-            "{path} differs from what the code generates: run `cargo run -- export` and commit the result"
-        );
+        if path.ends_with(".json") {
+            let differences = diff::diff(
+                &serde_json::from_slice::<Value>(&committed).unwrap(),
+                &serde_json::from_slice::<Value>(&generated).unwrap(),
+            );
+            if !differences.is_empty() {
+                let report = diff::report(&differences, "committed", "generated", 30);
+                stale.push(format!("{path}:\n{report}"));
+            }
+        } else if committed != generated {
+            stale.push(format!(
+                "{path}: the committed bytes differ from the generated ones"
+            ));
+        }
     }
+    assert!(
+        stale.is_empty(),
+        "the committed documents are not what the code generates; run `cargo run -- export` and commit the result\n\n{}",
+        stale.join("\n")
+    );
 }
 
 #[test]
@@ -56,18 +71,21 @@ fn the_committed_definitions_pass_microsofts_schemas_and_the_lint() {
         let definition_path = Path::new(ROOT)
             .join(folder)
             .join("apiDefinition.swagger.json");
+        let properties_path = Path::new(ROOT).join(folder).join("apiProperties.json");
         let definition: Value =
             serde_json::from_slice(&std::fs::read(&definition_path).unwrap()).unwrap();
-        let findings = lint::lint(&definition);
+        let properties: Value =
+            serde_json::from_slice(&std::fs::read(&properties_path).unwrap()).unwrap();
+        let findings = lint::lint_package(&definition, &properties);
         assert!(
             findings.is_empty(),
             "{folder}: lint findings:\n{findings:#?}"
         );
         run(Command::new(venv_tool("python"))
             .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-            .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+            .arg(Path::new(ROOT).join(SCHEMAS))
             .arg(&definition_path)
-            .arg(Path::new(ROOT).join(folder).join("apiProperties.json")));
+            .arg(&properties_path));
     }
     run(Command::new(venv_tool("openapi-spec-validator"))
         .arg(Path::new(ROOT).join("openapi/openapi.json")));
@@ -119,14 +137,14 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
     assert_eq!(definition["host"], format!("127.0.0.1:{port}"));
     assert_eq!(definition["schemes"], serde_json::json!(["http"]));
     // The served copy points at plain http on loopback; everything else is as certified.
-    let findings: Vec<_> = lint::lint(definition)
+    let findings: Vec<_> = lint::lint_package(definition, &saved[1])
         .into_iter()
-        .filter(|f| f.rule != "schemes-https")
+        .filter(|f| f.rule != lint::Rule::SchemesHttps)
         .collect();
     assert!(findings.is_empty(), "lint findings:\n{findings:#?}");
     run(Command::new(venv_tool("python"))
         .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-        .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+        .arg(Path::new(ROOT).join(SCHEMAS))
         .arg(dir.path().join("apiDefinition.swagger.json"))
         .arg(dir.path().join("apiProperties.json")));
     run(Command::new(venv_tool("openapi-spec-validator")).arg(dir.path().join("openapi.json")));
@@ -140,7 +158,7 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
     );
     run(Command::new(venv_tool("python"))
         .arg(Path::new(ROOT).join("tools/validate_connector.py"))
-        .arg(Path::new(ROOT).join("tests/fixtures/powerplatform"))
+        .arg(Path::new(ROOT).join(SCHEMAS))
         .arg(dir.path().join("key.apiDefinition.swagger.json"))
         .arg(dir.path().join("key.apiProperties.json")));
     let unknown = app
@@ -154,9 +172,12 @@ async fn the_served_documents_name_this_service_and_pass_the_same_checks() {
 
 #[test]
 fn the_report_api_and_probes_stay_out_of_the_connector() {
-    let definition =
-        connector::api_definition(&ConnectorSettings::placeholder(), ConnectorAuth::AzureAd)
-            .unwrap();
+    let definition = connector::api_definition(
+        &document(),
+        &ConnectorSettings::placeholder(),
+        ConnectorAuth::AzureAd,
+    )
+    .unwrap();
     let paths: Vec<&String> = definition["paths"].as_object().unwrap().keys().collect();
     assert!(paths.iter().all(|p| !p.contains("/reports/")), "{paths:?}");
     for operator_path in ["/healthz", "/readyz", "/connector/apiProperties.json"] {
@@ -165,7 +186,7 @@ fn the_report_api_and_probes_stay_out_of_the_connector() {
             "{operator_path}"
         );
     }
-    let openapi = serde_json::to_value(insights_connector::openapi::document()).unwrap();
+    let openapi = serde_json::to_value(document()).unwrap();
     assert!(openapi["paths"]["/api/v1/instances/{instanceId}/reports/segment-size"].is_object());
 }
 
@@ -174,9 +195,12 @@ fn the_report_api_and_probes_stay_out_of_the_connector() {
 async fn notification_schemas_list_exactly_the_delivered_fields() {
     let app = spawn_app().await;
     let mut receiver = Receiver::start().await;
-    let definition =
-        connector::api_definition(&ConnectorSettings::placeholder(), ConnectorAuth::AzureAd)
-            .unwrap();
+    let definition = connector::api_definition(
+        &document(),
+        &ConnectorSettings::placeholder(),
+        ConnectorAuth::AzureAd,
+    )
+    .unwrap();
     let instance = app.create_instance("schemas").await;
     app.report(
         &instance,
@@ -315,8 +339,8 @@ async fn schemathesis_finds_nothing_in_the_live_api() {
 fn connection_parameters_match_the_security_definitions() {
     let settings = ConnectorSettings::placeholder();
     for auth in ConnectorAuth::ALL {
-        let definition = connector::api_definition(&settings, auth).unwrap();
-        let properties = connector::api_properties(&settings, auth);
+        let definition = connector::api_definition(&document(), &settings, auth).unwrap();
+        let properties = connector::api_properties(&document(), &settings, auth).unwrap();
         let parameters = properties["properties"]["connectionParameters"]
             .as_object()
             .unwrap();

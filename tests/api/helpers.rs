@@ -607,14 +607,23 @@ fn clock_now_ms(clock: &ManualClock) -> i64 {
 }
 
 /// A tool that `tools/test` installs into `.venv` (validators, fuzzer, signature verifier).
+/// Under a plain `cargo test` without them, the test stops with a message saying so, rather
+/// than with a Python import error.
 pub fn venv_tool(name: &str) -> std::path::PathBuf {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".venv/bin")
-        .join(name);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(".venv/bin").join(name);
+    // tools/test copies the requirements it installed here.
+    let installed = std::fs::read(root.join(".venv/installed-requirements.txt")).ok();
+    let wanted = std::fs::read(root.join("tools/requirements.txt")).ok();
     assert!(
-        path.exists(),
-        "{} is missing: run the tests with tools/test, which installs the pinned tools",
-        path.display()
+        path.exists() && installed.is_some() && installed == wanted,
+        "this test runs {name} from .venv, which {}: run the tests with `tools/test`, which \
+         installs the pinned Python tools of tools/requirements.txt into .venv, then runs cargo test",
+        if path.exists() {
+            "holds other versions than tools/requirements.txt pins"
+        } else {
+            "does not have it"
+        }
     );
     path
 }

@@ -106,3 +106,78 @@ async fn a_full_scenario_logs_no_secret() {
         assert!(!logs.contains(secret), "{what} leaked into the logs");
     }
 }
+
+/// Every log line of a request names its id and route pattern, never the raw path; the id is
+/// the caller's `X-Request-Id` when it is a sane token, else a new one, and it is echoed.
+#[tokio::test]
+async fn each_request_logs_its_id_and_route_and_echoes_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    let mut server = ServerProcess::start(serve_command(dir.path()));
+    let base = server.address.clone();
+    let client = reqwest::Client::new();
+    let flow_token = token(TENANT, false);
+
+    let created = client
+        .post(format!("{base}/api/v1/instances"))
+        .bearer_auth(&flow_token)
+        .header("X-Request-Id", "create-1")
+        .json(&json!({"name": "traced"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.headers()["x-request-id"], "create-1");
+    let instance: serde_json::Value = created.json().await.unwrap();
+    let instance = instance["id"].as_str().unwrap().to_owned();
+    let subscribed = client
+        .post(format!(
+            "{base}/api/v1/instances/{instance}/triggers/full-refresh-completed"
+        ))
+        .bearer_auth(&flow_token)
+        .header("X-Request-Id", "subscribe-2")
+        .json(&json!({"notificationUrl": receiver.callback("traced")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), 201);
+    assert_eq!(subscribed.headers()["x-request-id"], "subscribe-2");
+    let insane = client
+        .get(format!("{base}/api/v1/instances/{instance}"))
+        .bearer_auth(&flow_token)
+        .header("X-Request-Id", "has space")
+        .send()
+        .await
+        .unwrap();
+    let generated = insane.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !generated.is_empty() && generated != "has space",
+        "an id that is no sane token is replaced: {generated}"
+    );
+
+    server.signal("TERM");
+    assert!(server.wait().success());
+    let logs = server.logs();
+    let line_of = |id: &str, message: &str| {
+        logs.lines()
+            .find(|line| line.contains(&format!("request_id={id}")) && line.contains(message))
+            .unwrap_or_else(|| panic!("no {message:?} line of request {id}:\n{logs}"))
+            .to_owned()
+    };
+    let line = line_of("create-1", "request status=201");
+    assert!(line.contains("route=/api/v1/instances"), "{line}");
+    let line = line_of("subscribe-2", "subscribed");
+    assert!(
+        line.contains("route=/api/v1/instances/{instanceId}/triggers/full-refresh-completed"),
+        "a handler's own line carries the route too: {line}"
+    );
+    let line = line_of(&generated, "request status=200");
+    assert!(
+        line.contains("route=/api/v1/instances/{instanceId}"),
+        "{line}"
+    );
+    assert!(!logs.contains(&instance), "a raw path reached the logs");
+    assert!(!logs.contains("has space"), "an insane id reached the logs");
+}

@@ -1,5 +1,9 @@
 //! One integration binary: the real server on port 0 with a temp data dir, and a real
 //! callback receiver on 127.0.0.1.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking; its helpers unwrap as its #[test] functions may"
+)]
 
 mod api_keys;
 mod auth;
@@ -9,6 +13,7 @@ mod cli;
 mod connector;
 mod crash;
 mod deliveries;
+mod disk_full;
 mod helpers;
 mod identity;
 mod logs;
@@ -16,11 +21,14 @@ mod permissions;
 mod process;
 mod protocol_errors;
 mod proxy;
+mod quotas;
 mod rate_limits;
 mod reports;
 mod restart;
+mod routes;
 mod subscriptions;
 mod tenancy;
 mod thresholds;
 mod triggers;
+mod upgrade;
 mod verifier;

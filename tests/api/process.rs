@@ -67,6 +67,11 @@ impl ServerProcess {
         }
     }
 
+    /// The process id, to change its limits.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends a signal (`"TERM"`, `"KILL"`) to the process.
     pub fn signal(&self, name: &str) {
         let sent = Command::new("kill")

@@ -765,7 +765,8 @@ fn realistic_openapi() -> Value {
                         "description": "Which segment to watch and where to deliver events.",
                         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SubscriptionRequest" } } },
                         "required": true,
-                        "x-ms-summary": "Subscription"
+                        "x-ms-summary": "Subscription",
+                        "x-ms-visibility": "important"
                     },
                     "responses": {
                         "201": {
@@ -795,7 +796,8 @@ fn realistic_openapi() -> Value {
                         "name": "subscriptionId", "in": "path", "required": true,
                         "description": "Identifier of the subscription",
                         "schema": { "type": "string", "format": "uuid" },
-                        "x-ms-summary": "Subscription Id", "x-ms-url-encoding": "single"
+                        "x-ms-summary": "Subscription Id", "x-ms-url-encoding": "single",
+                        "x-ms-visibility": "advanced"
                     }],
                     "responses": { "204": { "description": "Subscription removed" }, "404": { "description": "Unknown subscription" } },
                     "x-ms-visibility": "internal"
@@ -830,20 +832,20 @@ fn realistic_openapi() -> Value {
                             "name": "segmentId", "in": "path", "required": true,
                             "description": "Segment the profile belongs to",
                             "schema": { "type": "string" },
-                            "x-ms-summary": "Segment", "x-ms-url-encoding": "single",
+                            "x-ms-summary": "Segment", "x-ms-url-encoding": "single", "x-ms-visibility": "important",
                             "x-ms-dynamic-values": { "operationId": "ListSegments", "value-collection": "value", "value-path": "id", "value-title": "name" }
                         },
                         {
                             "name": "profileId", "in": "path", "required": true,
                             "description": "Identifier of the profile",
                             "schema": { "type": "string", "format": "uuid" },
-                            "x-ms-summary": "Profile Id", "x-ms-url-encoding": "single"
+                            "x-ms-summary": "Profile Id", "x-ms-url-encoding": "single", "x-ms-visibility": "important"
                         },
                         {
                             "name": "fields", "in": "query", "required": false, "style": "form", "explode": false,
                             "description": "Profile fields to return",
                             "schema": { "type": ["array", "null"], "items": { "$ref": "#/components/schemas/ProfileField" } },
-                            "x-ms-summary": "Fields"
+                            "x-ms-summary": "Fields", "x-ms-visibility": "advanced"
                         }
                     ],
                     "responses": {
@@ -954,7 +956,7 @@ fn round_trip_converts_to_a_lint_clean_definition() {
     };
     let out = to_swagger2(&realistic_openapi(), &options).unwrap();
 
-    let findings = super::super::lint::lint(&out);
+    let findings = crate::lint::lint(&out);
     assert!(
         findings.is_empty(),
         "findings:\n{}\n{}",
@@ -1004,7 +1006,7 @@ fn round_trip_converts_to_a_lint_clean_definition() {
             "name": "fields", "in": "query", "required": false,
             "description": "Profile fields to return",
             "type": "array", "items": { "type": "string", "enum": ["email", "score", "attributes"] }, "x-nullable": true,
-            "collectionFormat": "csv", "x-ms-summary": "Fields"
+            "collectionFormat": "csv", "x-ms-summary": "Fields", "x-ms-visibility": "advanced"
         })
     );
 }

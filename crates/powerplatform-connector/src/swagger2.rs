@@ -127,7 +127,7 @@ pub(crate) const FORMATS_2: [&str; 14] = [
 /// `components.securitySchemes`, `servers`, `webhooks` and the input's root `security` are not
 /// read: their 2.0 counterparts come from `opts`. Only definitions reachable from the kept paths
 /// (or from root `x-` extensions) are emitted, so excluded routes do not leak their schemas.
-pub fn to_swagger2(openapi: &Value, opts: &Swagger2Options) -> Result<Value, ConvertError> {
+pub fn to_swagger2(openapi: &Value, opts: &Swagger2Options<'_>) -> Result<Value, ConvertError> {
     let root = openapi
         .as_object()
         .ok_or_else(|| ConvertError::new("", "the OpenAPI document is not a JSON object"))?;
@@ -255,7 +255,7 @@ fn valid_host(host: &str) -> bool {
     name_ok && port_ok
 }
 
-fn check_options(opts: &Swagger2Options) -> Result<(), ConvertError> {
+fn check_options(opts: &Swagger2Options<'_>) -> Result<(), ConvertError> {
     if !valid_host(&opts.host) {
         return Err(ConvertError::new(
             "options.host",
