@@ -192,7 +192,12 @@ fn count_tenants(db: &Db, now: DateTime<Utc>) -> Result<()> {
     }
     let mut dated = std::collections::HashSet::new();
     for key in db.tree(T::CreatedmsIdempotencykey).iter().keys() {
-        dated.insert(key?.get(8..).unwrap_or_default().to_vec());
+        let key = key?;
+        let dated_key = key.get(8..).ok_or(StorageError::Corrupt {
+            tree: T::CreatedmsIdempotencykey.name(),
+            detail: "a key shorter than its time".into(),
+        })?;
+        dated.insert(dated_key.to_vec());
     }
     for key in db.tree(T::IdempotencykeyOutcome).iter().keys() {
         let key = key?;

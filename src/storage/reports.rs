@@ -237,7 +237,10 @@ pub(super) fn prune_idempotency(
         .take(max)
     {
         let key = key?;
-        let storage_key = key.get(8..).unwrap_or_default();
+        let storage_key = key.get(8..).ok_or(StorageError::Corrupt {
+            tree: T::CreatedmsIdempotencykey.name(),
+            detail: "a key shorter than its time".into(),
+        })?;
         set.remove(T::IdempotencykeyOutcome, storage_key);
         set.remove(T::CreatedmsIdempotencykey, key.to_vec());
         if let Some(tenant) = keys::leading_tenant(storage_key) {
