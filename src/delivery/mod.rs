@@ -421,6 +421,43 @@ where
 mod tests {
     use super::*;
 
+    fn settings() -> DeliverySettings {
+        DeliverySettings {
+            retry_schedule: vec![Duration::from_secs(1)],
+            request_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            max_in_flight: 4,
+            max_in_flight_per_host: 2,
+            retention: Duration::from_secs(3600),
+            not_found_limit: 3,
+            allow_private: true,
+        }
+    }
+
+    /// Readiness and liveness ask `is_running`: a scheduler task that ended, however it
+    /// ended, must not read as running.
+    #[tokio::test]
+    async fn a_scheduler_task_that_ended_is_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock::default());
+        let dispatcher = Dispatcher::start(
+            settings(),
+            Arc::clone(&store),
+            clock,
+            crate::clock::no_jitter(),
+            Mode::Automatic,
+        )
+        .unwrap();
+        assert!(dispatcher.is_running());
+        let mut task = dispatcher.task.lock().unwrap().take().unwrap();
+        task.abort();
+        assert!((&mut task).await.unwrap_err().is_cancelled());
+        *dispatcher.task.lock().unwrap() = Some(task);
+        assert!(!dispatcher.is_running());
+        store.close().await.unwrap();
+    }
+
     #[test]
     fn statuses_are_classified_as_the_contract_says() {
         let retryable = |retry_after: Option<u64>| Verdict::Retryable {

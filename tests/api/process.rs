@@ -81,18 +81,28 @@ impl ServerProcess {
         assert!(sent.success(), "kill -{name} failed");
     }
 
-    /// Waits for the process to exit (20 s at most) and for its stderr to be read to the end.
+    /// Waits for the process to exit (20 s at most, then it is killed and the test fails) and
+    /// for its stderr to be read to the end.
     pub fn wait(&mut self) -> ExitStatus {
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                if let Some(reader) = self.reader.take() {
-                    reader.join().unwrap();
-                }
-                return status;
+        let pid = self.child.id().to_string();
+        let (exited, watch) = mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let timed_out = watch.recv_timeout(Duration::from_secs(20)).is_err();
+            if timed_out {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
             }
-            std::thread::sleep(Duration::from_millis(100));
+            timed_out
+        });
+        let status = self.child.wait().expect("the child can be waited for");
+        let _ = exited.send(());
+        assert!(
+            !watchdog.join().unwrap(),
+            "the process did not exit within 20 s"
+        );
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
         }
-        panic!("the process did not exit");
+        status
     }
 
     /// Everything it wrote to stderr so far.
