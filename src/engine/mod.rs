@@ -1,0 +1,12 @@
+//! The built-in insights engine's pure core: typed values and schemas, the filter language,
+//! streaming ingest of CSV and JSON Lines, and the on-disk item store of every entity. No HTTP,
+//! actix, reqwest or sled here: the API and the refresh runner call into it.
+//!
+//! - [`value`]: field types, values, datetimes, their order and JSON form.
+//! - [`schema`]: an entity's fields and primary key.
+
+pub mod schema;
+pub mod value;
+
+pub use schema::{Field, Schema, SchemaError};
+pub use value::{Datetime, FieldType, Finite, Row, Value, ValueRef};

@@ -1,0 +1,399 @@
+//! Typed values of the engine's entities: field types, values (owned and borrowed), datetimes,
+//! their order and their JSON form. Pure: no I/O.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Timelike};
+use serde::{Deserialize, Serialize};
+
+/// The type of a field, with the names the API answers (`GetEntities`' `fields[].type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Integer,
+    Number,
+    Boolean,
+    Datetime,
+    String,
+}
+
+impl FieldType {
+    pub const ALL: [FieldType; 5] = [
+        FieldType::Integer,
+        FieldType::Number,
+        FieldType::Boolean,
+        FieldType::Datetime,
+        FieldType::String,
+    ];
+
+    /// The wire name, as serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Datetime => "datetime",
+            FieldType::String => "string",
+        }
+    }
+
+    /// Integers and numbers compare with each other.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, FieldType::Integer | FieldType::Number)
+    }
+
+    /// Whether values of the two types can be compared (`eq`, `lt`, ordering).
+    pub fn comparable_with(self, other: FieldType) -> bool {
+        self == other || (self.is_numeric() && other.is_numeric())
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A finite `f64`: JSON has no NaN or infinity, so a number value can never be one.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Finite(f64);
+
+impl Finite {
+    pub fn new(value: f64) -> Option<Finite> {
+        value.is_finite().then_some(Finite(value))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+/// An instant as it was written: a calendar date (`YYYY-MM-DD`, read as midnight UTC) or an
+/// RFC 3339 date-time with its UTC offset. Kept to the microsecond, so that what is stored and
+/// what is compared are the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datetime {
+    at: DateTime<FixedOffset>,
+    date_only: bool,
+}
+
+impl Datetime {
+    /// Reads `YYYY-MM-DD` or an RFC 3339 date-time (`2024-05-01T10:00:00Z`,
+    /// `2024-05-01T12:00:00.5+02:00`). Anything else is not a datetime.
+    pub fn parse(text: &str) -> Option<Datetime> {
+        let bytes = text.as_bytes();
+        // Cheap rejection first: ingest tries every text cell.
+        if bytes.len() < 10 || !bytes[..4].iter().all(u8::is_ascii_digit) || bytes[4] != b'-' {
+            return None;
+        }
+        if bytes.len() == 10 {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            let at = date.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset();
+            return Some(Datetime {
+                at,
+                date_only: true,
+            });
+        }
+        let at = DateTime::parse_from_rfc3339(text).ok()?;
+        let micros_nanos = at.nanosecond() / 1_000 * 1_000;
+        let at = at.with_nanosecond(micros_nanos)?;
+        Some(Datetime {
+            at,
+            date_only: false,
+        })
+    }
+
+    /// Rebuilds a datetime from its stored parts ([`Datetime::micros`], [`Datetime::offset_seconds`]);
+    /// `None` when the parts are out of range (a corrupt record).
+    pub fn from_parts(micros: i64, offset_seconds: Option<i32>) -> Option<Datetime> {
+        let utc = DateTime::from_timestamp_micros(micros)?;
+        match offset_seconds {
+            None => Some(Datetime {
+                at: utc.fixed_offset(),
+                date_only: true,
+            }),
+            Some(seconds) => Some(Datetime {
+                at: utc.with_timezone(&FixedOffset::east_opt(seconds)?),
+                date_only: false,
+            }),
+        }
+    }
+
+    /// Microseconds since the Unix epoch: the instant that comparisons use.
+    pub fn micros(&self) -> i64 {
+        self.at.timestamp_micros()
+    }
+
+    /// The UTC offset it was written with, in seconds; `None` for a date.
+    pub fn offset_seconds(&self) -> Option<i32> {
+        (!self.date_only).then(|| self.at.offset().local_minus_utc())
+    }
+
+    pub fn is_date(&self) -> bool {
+        self.date_only
+    }
+}
+
+impl fmt::Display for Datetime {
+    /// A date as `YYYY-MM-DD`; a date-time as RFC 3339 in its own offset (`Z` for UTC).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.date_only {
+            write!(f, "{}", self.at.date_naive().format("%Y-%m-%d"))
+        } else {
+            f.write_str(&self.at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        }
+    }
+}
+
+/// An owned value of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Number(Finite),
+    Boolean(bool),
+    Datetime(Datetime),
+    String(String),
+}
+
+/// A value borrowed from a decoded row, so that scans compare values without allocating.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    Null,
+    Integer(i64),
+    Number(Finite),
+    Boolean(bool),
+    Datetime(Datetime),
+    String(&'a str),
+}
+
+impl Value {
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(v) => ValueRef::Integer(*v),
+            Value::Number(v) => ValueRef::Number(*v),
+            Value::Boolean(v) => ValueRef::Boolean(*v),
+            Value::Datetime(v) => ValueRef::Datetime(*v),
+            Value::String(v) => ValueRef::String(v),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl<'a> ValueRef<'a> {
+    pub fn to_owned_value(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Integer(v),
+            ValueRef::Number(v) => Value::Number(v),
+            ValueRef::Boolean(v) => Value::Boolean(v),
+            ValueRef::Datetime(v) => Value::Datetime(v),
+            ValueRef::String(v) => Value::String(v.to_owned()),
+        }
+    }
+
+    pub fn is_null(self) -> bool {
+        matches!(self, ValueRef::Null)
+    }
+
+    /// The type of a non-null value.
+    pub fn field_type(self) -> Option<FieldType> {
+        match self {
+            ValueRef::Null => None,
+            ValueRef::Integer(_) => Some(FieldType::Integer),
+            ValueRef::Number(_) => Some(FieldType::Number),
+            ValueRef::Boolean(_) => Some(FieldType::Boolean),
+            ValueRef::Datetime(_) => Some(FieldType::Datetime),
+            ValueRef::String(_) => Some(FieldType::String),
+        }
+    }
+
+    /// The typed JSON value an API answer carries: a datetime as its RFC 3339 (or date) text.
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(v) => serde_json::Value::from(v),
+            // `Finite` is never NaN or infinite, so `from_f64` always gives a number.
+            ValueRef::Number(v) => serde_json::Number::from_f64(v.get())
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            ValueRef::Boolean(v) => serde_json::Value::Bool(v),
+            ValueRef::Datetime(v) => serde_json::Value::String(v.to_string()),
+            ValueRef::String(v) => serde_json::Value::String(v.to_owned()),
+        }
+    }
+
+    /// The canonical text of a value: what a primary key is looked up by (`GetItem`'s
+    /// `itemId`) and what indexes hash. `None` for null.
+    pub fn key_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            ValueRef::Null => None,
+            ValueRef::Integer(v) => Some(Cow::Owned(v.to_string())),
+            ValueRef::Number(v) => Some(Cow::Owned(v.get().to_string())),
+            ValueRef::Boolean(v) => Some(Cow::Borrowed(if v { "true" } else { "false" })),
+            ValueRef::Datetime(v) => Some(Cow::Owned(v.to_string())),
+            ValueRef::String(v) => Some(Cow::Borrowed(v)),
+        }
+    }
+
+    /// The order of two non-null values of comparable types: numbers across integer and
+    /// number, datetimes as instants, text by code point (case-sensitive), `false < true`.
+    /// `None` when either is null or the types do not compare.
+    pub fn compare(self, other: ValueRef<'_>) -> Option<Ordering> {
+        match (self, other) {
+            (ValueRef::Integer(a), ValueRef::Integer(b)) => Some(a.cmp(&b)),
+            (ValueRef::Integer(a), ValueRef::Number(b)) => (a as f64).partial_cmp(&b.get()),
+            (ValueRef::Number(a), ValueRef::Integer(b)) => a.get().partial_cmp(&(b as f64)),
+            (ValueRef::Number(a), ValueRef::Number(b)) => a.get().partial_cmp(&b.get()),
+            (ValueRef::Boolean(a), ValueRef::Boolean(b)) => Some(a.cmp(&b)),
+            (ValueRef::Datetime(a), ValueRef::Datetime(b)) => Some(a.micros().cmp(&b.micros())),
+            (ValueRef::String(a), ValueRef::String(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+
+    /// A total order for `$orderby`: null before every value (OData's rule for ascending
+    /// order), then [`ValueRef::compare`]; values of types that do not compare (never within
+    /// one field) order by type.
+    pub fn sort_cmp(self, other: ValueRef<'_>) -> Ordering {
+        match (self.field_type(), other.field_type()) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(a), Some(b)) => self
+                .compare(other)
+                .unwrap_or_else(|| type_rank(a).cmp(&type_rank(b))),
+        }
+    }
+}
+
+fn type_rank(ty: FieldType) -> u8 {
+    match ty {
+        FieldType::Integer | FieldType::Number => 0,
+        FieldType::Boolean => 1,
+        FieldType::Datetime => 2,
+        FieldType::String => 3,
+    }
+}
+
+/// A row whose values are read by field position (the schema's order). A position past the
+/// row's end reads as null: a missing field is null.
+pub trait Row {
+    fn value(&self, field: usize) -> ValueRef<'_>;
+}
+
+impl Row for [Value] {
+    fn value(&self, field: usize) -> ValueRef<'_> {
+        self.get(field).map_or(ValueRef::Null, Value::as_ref)
+    }
+}
+
+impl Row for Vec<Value> {
+    fn value(&self, field: usize) -> ValueRef<'_> {
+        self.as_slice().value(field)
+    }
+}
+
+impl Row for [ValueRef<'_>] {
+    fn value(&self, field: usize) -> ValueRef<'_> {
+        self.get(field).copied().unwrap_or(ValueRef::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_read_dates_and_rfc3339_and_print_them_back() {
+        let cases = [
+            ("2024-05-01", "2024-05-01"),
+            ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+            ("2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00Z"),
+            (
+                "2024-05-01T12:00:00.5+02:00",
+                "2024-05-01T12:00:00.500+02:00",
+            ),
+            (
+                "2024-05-01T12:00:00.123456789-05:30",
+                "2024-05-01T12:00:00.123456-05:30",
+            ),
+        ];
+        for (text, printed) in cases {
+            let value = Datetime::parse(text).unwrap_or_else(|| panic!("{text} is a datetime"));
+            assert_eq!(value.to_string(), printed, "{text}");
+            let back = Datetime::from_parts(value.micros(), value.offset_seconds());
+            assert_eq!(back, Some(value), "{text} survives its stored parts");
+        }
+    }
+
+    #[test]
+    fn texts_that_are_not_datetimes_are_refused() {
+        let cases = [
+            ("2024-13-01", "no month 13"),
+            ("2024-02-30", "no 30 February"),
+            ("24-05-01", "two-digit year"),
+            ("2024-05-01T10:00:00", "a date-time needs an offset"),
+            ("2024/05/01", "slashes"),
+            ("20240501", "no separators"),
+            ("2024-05-01 trailing", "trailing text"),
+            ("", "empty"),
+        ];
+        for (text, reason) in cases {
+            assert_eq!(Datetime::parse(text), None, "{text}: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_date_and_a_datetime_at_midnight_utc_are_the_same_instant() {
+        let date = Datetime::parse("2024-05-01").map(ValueRef::Datetime);
+        let midnight = Datetime::parse("2024-05-01T02:00:00+02:00").map(ValueRef::Datetime);
+        let (Some(date), Some(midnight)) = (date, midnight) else {
+            panic!("both parse");
+        };
+        assert_eq!(date.compare(midnight), Some(Ordering::Equal));
+    }
+
+    #[test]
+    fn numbers_compare_across_integer_and_number_and_null_sorts_first() {
+        let half = ValueRef::Number(Finite::new(1.5).unwrap_or_else(|| panic!("finite")));
+        assert_eq!(ValueRef::Integer(1).compare(half), Some(Ordering::Less));
+        assert_eq!(half.compare(ValueRef::Integer(2)), Some(Ordering::Less));
+        assert_eq!(ValueRef::Integer(1).compare(ValueRef::String("1")), None);
+        assert_eq!(ValueRef::Null.compare(ValueRef::Null), None);
+        assert_eq!(
+            ValueRef::Null.sort_cmp(ValueRef::Integer(i64::MIN)),
+            Ordering::Less
+        );
+        assert_eq!(
+            ValueRef::String("B").compare(ValueRef::String("a")),
+            Some(Ordering::Less)
+        );
+    }
+
+    #[test]
+    fn json_forms_are_typed() {
+        let dt = Datetime::parse("2024-05-01").map(ValueRef::Datetime);
+        assert_eq!(
+            dt.map(ValueRef::to_json),
+            Some(serde_json::json!("2024-05-01"))
+        );
+        assert_eq!(ValueRef::Integer(7).to_json(), serde_json::json!(7));
+        assert_eq!(ValueRef::Boolean(true).to_json(), serde_json::json!(true));
+        assert_eq!(ValueRef::Null.to_json(), serde_json::Value::Null);
+        assert_eq!(Finite::new(f64::NAN), None);
+        let names: Vec<_> = FieldType::ALL
+            .iter()
+            .map(|t| serde_json::json!(t))
+            .collect();
+        assert_eq!(
+            names,
+            ["integer", "number", "boolean", "datetime", "string"].map(serde_json::Value::from)
+        );
+    }
+}
