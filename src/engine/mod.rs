@@ -4,7 +4,10 @@
 //!
 //! - [`value`]: field types, values, datetimes, their order and JSON form.
 //! - [`schema`]: an entity's fields and primary key.
+//! - [`filter`]: the OData subset of `$filter` and of measure and segment filters: parse, bind
+//!   to a schema, evaluate on a row.
 
+pub mod filter;
 pub mod schema;
 pub mod value;
 
