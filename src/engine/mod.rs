@@ -6,8 +6,13 @@
 //! - [`schema`]: an entity's fields and primary key.
 //! - [`filter`]: the OData subset of `$filter` and of measure and segment filters: parse, bind
 //!   to a schema, evaluate on a row.
+//! - [`items`]: the on-disk store of every entity's items: generations switched atomically,
+//!   primary key and secondary indexes, scans and paged queries.
+//! - [`hash`]: the stable hashes index files are sorted by.
 
 pub mod filter;
+pub mod hash;
+pub mod items;
 pub mod schema;
 pub mod value;
 

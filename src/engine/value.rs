@@ -281,6 +281,105 @@ fn type_rank(ty: FieldType) -> u8 {
     }
 }
 
+/// Reads text as a value of type `ty`, or `None` when it does not fit. Integers and numbers
+/// follow JSON's grammar, so `007`, `+1`, `1.` and `NaN` stay text (a leading zero is a code,
+/// not a number); booleans are `true` or `false` in any letter case.
+pub fn parse_text(text: &str, ty: FieldType) -> Option<Value> {
+    match ty {
+        FieldType::Integer => {
+            if number_shape(text)? {
+                text.parse::<i64>().ok().map(Value::Integer)
+            } else {
+                None
+            }
+        }
+        FieldType::Number => {
+            number_shape(text)?;
+            text.parse::<f64>()
+                .ok()
+                .and_then(Finite::new)
+                .map(Value::Number)
+        }
+        FieldType::Boolean => {
+            if text.eq_ignore_ascii_case("true") {
+                Some(Value::Boolean(true))
+            } else if text.eq_ignore_ascii_case("false") {
+                Some(Value::Boolean(false))
+            } else {
+                None
+            }
+        }
+        FieldType::Datetime => Datetime::parse(text).map(Value::Datetime),
+        FieldType::String => Some(Value::String(text.to_owned())),
+    }
+}
+
+/// `Some(true)` for a JSON integer, `Some(false)` for a JSON number with a fraction or an
+/// exponent, `None` for anything else.
+pub fn number_shape(text: &str) -> Option<bool> {
+    let b = text.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int_start = i;
+    let int_len = digits(&mut i);
+    if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
+        return None;
+    }
+    let mut integral = true;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        integral = false;
+        if digits(&mut i) == 0 {
+            return None;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        integral = false;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return None;
+        }
+    }
+    (i == b.len()).then_some(integral)
+}
+
+impl ValueRef<'_> {
+    /// Appends the bytes an index hashes: equal values (by [`ValueRef::compare`]) give equal
+    /// bytes, so `5` finds `5.0` and a date finds the same instant written with an offset.
+    /// Nothing for null.
+    pub fn write_index_key(self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        // Writing to a Vec cannot fail.
+        let _ = match self {
+            ValueRef::Null => Ok(()),
+            ValueRef::Integer(v) => write!(out, "{v}"),
+            ValueRef::Number(v) => {
+                let x = v.get();
+                if x.fract() == 0.0 && x.abs() < 9.0e18 {
+                    write!(out, "{}", x as i64)
+                } else {
+                    write!(out, "{x}")
+                }
+            }
+            ValueRef::Boolean(v) => write!(out, "{v}"),
+            ValueRef::Datetime(v) => write!(out, "{}", v.micros()),
+            ValueRef::String(v) => {
+                out.extend_from_slice(v.as_bytes());
+                Ok(())
+            }
+        };
+    }
+}
+
 /// A row whose values are read by field position (the schema's order). A position past the
 /// row's end reads as null: a missing field is null.
 pub trait Row {
@@ -374,6 +473,53 @@ mod tests {
             ValueRef::String("B").compare(ValueRef::String("a")),
             Some(Ordering::Less)
         );
+    }
+
+    #[test]
+    fn text_reads_as_a_type_only_when_it_fits() {
+        use FieldType::*;
+        let table = [
+            ("42", Integer, Some(Value::Integer(42))),
+            ("-7", Integer, Some(Value::Integer(-7))),
+            ("007", Integer, None),
+            ("+1", Integer, None),
+            ("1.0", Integer, None),
+            ("99999999999999999999", Integer, None),
+            (
+                "99999999999999999999",
+                Number,
+                Finite::new(1e20).map(Value::Number),
+            ),
+            ("1.5e3", Number, Finite::new(1500.0).map(Value::Number)),
+            ("1.", Number, None),
+            (".5", Number, None),
+            ("NaN", Number, None),
+            ("inf", Number, None),
+            ("1e999", Number, None),
+            ("TRUE", Boolean, Some(Value::Boolean(true))),
+            ("False", Boolean, Some(Value::Boolean(false))),
+            ("yes", Boolean, None),
+            ("", Integer, None),
+            ("x", String, Some(Value::String("x".into()))),
+        ];
+        for (text, ty, expected) in table {
+            assert_eq!(parse_text(text, ty), expected, "{text} as {ty}");
+        }
+    }
+
+    #[test]
+    fn equal_values_have_equal_index_keys() {
+        let key = |v: ValueRef<'_>| {
+            let mut out = Vec::new();
+            v.write_index_key(&mut out);
+            out
+        };
+        let five = Finite::new(5.0).map(ValueRef::Number);
+        assert_eq!(five.map(key), Some(key(ValueRef::Integer(5))));
+        let a = Datetime::parse("2024-05-01").map(|d| key(ValueRef::Datetime(d)));
+        let b = Datetime::parse("2024-05-01T02:00:00+02:00").map(|d| key(ValueRef::Datetime(d)));
+        assert_eq!(a, b);
+        assert_ne!(key(ValueRef::Integer(5)), key(ValueRef::Integer(50)));
     }
 
     #[test]
