@@ -8,10 +8,13 @@
 //!   to a schema, evaluate on a row.
 //! - [`items`]: the on-disk store of every entity's items: generations switched atomically,
 //!   primary key and secondary indexes, scans and paged queries.
+//! - [`ingest`]: streaming CSV and JSON Lines reading in two passes (check and infer types,
+//!   then typed rows), and the load of a source into a new generation.
 //! - [`hash`]: the stable hashes index files are sorted by.
 
 pub mod filter;
 pub mod hash;
+pub mod ingest;
 pub mod items;
 pub mod schema;
 pub mod value;
