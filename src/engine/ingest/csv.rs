@@ -1,8 +1,10 @@
 //! CSV sources through the `csv` crate (RFC 4180: quoted commas, quotes and newlines, CRLF;
 //! records are checked as UTF-8 by it), with our checks: a BOM skipped, the header's names,
-//! the cell count of every row, the primary key of every row.
+//! the cell count of every row, the primary key of every row. Parsing runs on its own thread,
+//! a few batches of records ahead of the checks and conversions (see [`each_record`]).
 
 use std::io::{BufRead, BufReader, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::infer::Guess;
 use super::{Inferred, IngestError, MAX_FIELDS};
@@ -11,8 +13,12 @@ use crate::engine::value::{FieldType, Value, ValueRef, parse_text};
 
 const BUFFER: usize = 256 * 1024;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// Records handed from the parsing thread at a time.
+const BATCH: usize = 1024;
+/// Batches parsed ahead: what bounds the memory of the pipeline.
+const BATCHES_AHEAD: usize = 4;
 
-fn reader(source: impl Read) -> Result<csv::Reader<impl Read>, IngestError> {
+fn reader<R: Read + Send>(source: R) -> Result<csv::Reader<BufReader<R>>, IngestError> {
     let mut buffered = BufReader::with_capacity(BUFFER, source);
     let head = buffered.fill_buf().map_err(IngestError::Read)?;
     if head.starts_with(BOM) {
@@ -84,22 +90,23 @@ fn check_row(
     Ok(())
 }
 
-pub fn infer(primary_key: &str, source: impl Read) -> Result<Inferred, IngestError> {
+pub fn infer(primary_key: &str, source: impl Read + Send) -> Result<Inferred, IngestError> {
     let mut reader = reader(source)?;
     let mut record = csv::StringRecord::new();
     let (names, key) = header(&mut reader, &mut record, primary_key)?;
     let mut guesses = vec![Guess::default(); names.len()];
     let mut row_count = 0;
-    while reader.read_record(&mut record).map_err(read_error)? {
-        let line = line_of(&record);
-        check_row(&record, names.len(), key, line, &names)?;
-        for (guess, text) in guesses.iter_mut().zip(&record) {
+    each_record(reader, |record| {
+        let line = line_of(record);
+        check_row(record, names.len(), key, line, &names)?;
+        for (guess, text) in guesses.iter_mut().zip(record) {
             if !text.is_empty() {
                 guess.text(text);
             }
         }
         row_count += 1;
-    }
+        Ok(())
+    })?;
     let fields = names
         .into_iter()
         .zip(&guesses)
@@ -118,7 +125,7 @@ pub fn infer(primary_key: &str, source: impl Read) -> Result<Inferred, IngestErr
 
 pub fn read_rows(
     schema: &Schema,
-    source: impl Read,
+    source: impl Read + Send,
     sink: &mut impl FnMut(u64, &[ValueRef<'_>]) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let mut reader = reader(source)?;
@@ -136,9 +143,9 @@ pub fn read_rows(
     let mut parsed: Vec<Value> = Vec::with_capacity(names.len());
     // The allocation of each row's values, kept between rows (see `recycle`).
     let mut spare: Vec<ValueRef<'static>> = Vec::with_capacity(names.len());
-    while reader.read_record(&mut record).map_err(read_error)? {
-        let line = line_of(&record);
-        check_row(&record, names.len(), key, line, &names)?;
+    each_record(reader, |record| {
+        let line = line_of(record);
+        check_row(record, names.len(), key, line, &names)?;
         parsed.clear();
         for (text, ty) in record.iter().zip(&types) {
             let value = if text.is_empty() || *ty == FieldType::String {
@@ -148,7 +155,7 @@ pub fn read_rows(
             };
             parsed.push(value);
         }
-        let mut values = recycle(spare);
+        let mut values = recycle(std::mem::take(&mut spare));
         values.extend(
             record
                 .iter()
@@ -163,8 +170,73 @@ pub fn read_rows(
         sink(line, &values)?;
         spare = recycle(values);
         rows += 1;
-    }
+        Ok(())
+    })?;
     Ok(rows)
+}
+
+/// A batch of parsed records; `len` of them are filled.
+struct Batch {
+    records: Vec<csv::StringRecord>,
+    len: usize,
+}
+
+/// Gives every record after the header to `visit`, in order, until it fails. A scoped
+/// thread parses (the csv crate and UTF-8 checks) up to [`BATCHES_AHEAD`] batches ahead
+/// while this thread visits, so the two overlap on two cores. A parse error is answered
+/// after every record before it was visited, as a single-threaded reader would.
+fn each_record<R: Read + Send>(
+    mut reader: csv::Reader<R>,
+    mut visit: impl FnMut(&csv::StringRecord) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    std::thread::scope(|scope| {
+        let (full, parsed): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(BATCHES_AHEAD);
+        let (recycled, empty): (SyncSender<Batch>, Receiver<Batch>) =
+            sync_channel(BATCHES_AHEAD + 2);
+        let parser = scope.spawn(move || -> Result<(), IngestError> {
+            loop {
+                let mut batch = empty.try_recv().unwrap_or_else(|_| Batch {
+                    records: Vec::with_capacity(BATCH),
+                    len: 0,
+                });
+                batch.len = 0;
+                let mut outcome = Ok(true);
+                while batch.len < BATCH {
+                    if batch.records.len() == batch.len {
+                        batch.records.push(csv::StringRecord::new());
+                    }
+                    match reader.read_record(&mut batch.records[batch.len]) {
+                        Ok(true) => batch.len += 1,
+                        Ok(false) => {
+                            outcome = Ok(false);
+                            break;
+                        }
+                        Err(error) => {
+                            outcome = Err(read_error(error));
+                            break;
+                        }
+                    }
+                }
+                // The visitor stopped (it failed): nothing more to parse.
+                if full.send(batch).is_err() {
+                    return Ok(());
+                }
+                if !outcome? {
+                    return Ok(());
+                }
+            }
+        });
+        for batch in parsed.iter() {
+            for record in &batch.records[..batch.len] {
+                visit(record)?;
+            }
+            // The parser makes a new batch when none is ready to reuse.
+            let _ = recycled.try_send(batch);
+        }
+        parser
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// An empty vector of values of any lifetime, in the allocation of `values` (the standard

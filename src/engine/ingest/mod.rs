@@ -1,7 +1,8 @@
 //! Streaming ingest of a data source (CSV or JSON Lines) from any `Read`: the first pass
 //! checks every row and infers each field's type, the second converts rows to typed values
-//! for a sink (the item store). Memory does not grow with the file, except 24 bytes a row
-//! for finding duplicate primary keys (their 128-bit hashes, not the keys).
+//! for a sink (the item store). Memory does not grow with the file; the item store keeps 16
+//! bytes a row of index entries (a key's hash and the row's offset), which is also how
+//! duplicate primary keys are found.
 //!
 //! A field is typed `integer`, `number`, `boolean` or `datetime` only when every non-null
 //! value fits (integers widen to number); otherwise, and when it has no value at all, it is
@@ -13,16 +14,14 @@ mod jsonl;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::cmp::Ordering;
 use std::io::{self, Read};
 use std::sync::Arc;
 
 use crate::domain::InstanceId;
-use crate::engine::hash::hash128;
 use crate::engine::items::{Entity, EntityName, EntityWriter, ItemStore, ItemsError};
 use crate::engine::schema::Schema;
-use crate::engine::value::{Row, ValueRef};
+use crate::engine::value::{Row, Value, ValueRef};
 
 /// The most fields a source may have: a guard against a file whose every line has new keys.
 pub const MAX_FIELDS: usize = 1000;
@@ -141,12 +140,13 @@ pub struct Inferred {
 }
 
 /// The first pass: reads the whole source, checks every row (shape, encoding, primary key
-/// present) and infers the schema. Duplicate keys are found by [`read_rows`], once the key's
-/// type is known (so that `1` and `1.0` of a number key are one key).
+/// present) and infers the schema. Duplicate keys are found by the item store when the
+/// generation is committed (see [`load`]), once the key's type is known (so that `1` and
+/// `1.0` of a number key are one key).
 pub fn infer(
     format: Format,
     primary_key: &str,
-    source: impl Read,
+    source: impl Read + Send,
 ) -> Result<Inferred, IngestError> {
     match format {
         Format::Csv => csv::infer(primary_key, source),
@@ -154,29 +154,24 @@ pub fn infer(
     }
 }
 
-/// The second pass: reads the source again and gives each row, typed by `schema` (from
-/// [`infer`] on the same content), to `sink`. Fails on a duplicate primary key, naming both
-/// lines. Answers the number of rows.
+/// The second pass: reads the source again and gives each row, with its 1-based line and
+/// typed by `schema` (from [`infer`] on the same content), to `sink`. Answers the number of
+/// rows.
 pub fn read_rows(
     format: Format,
     schema: &Schema,
-    source: impl Read,
-    mut sink: impl FnMut(&[ValueRef<'_>]) -> Result<(), IngestError>,
+    source: impl Read + Send,
+    mut sink: impl FnMut(u64, &[ValueRef<'_>]) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    let mut keys = KeySet::default();
-    let mut each = |line: u64, row: &[ValueRef<'_>]| {
-        keys.insert(line, row.value(schema.primary_key()))?;
-        sink(row)
-    };
     match format {
-        Format::Csv => csv::read_rows(schema, source, &mut each),
-        Format::JsonLines => jsonl::read_rows(schema, source, &mut each),
+        Format::Csv => csv::read_rows(schema, source, &mut sink),
+        Format::JsonLines => jsonl::read_rows(schema, source, &mut sink),
     }
 }
 
 /// Both passes into a new generation of `entity`, switched in only when every row was good:
 /// what a data source refresh does. `open` is called twice and must give the same content.
-pub fn load<R: Read>(
+pub fn load<R: Read + Send>(
     store: &ItemStore,
     instance: InstanceId,
     entity: &EntityName,
@@ -188,56 +183,49 @@ pub fn load<R: Read>(
     let inferred = infer(format, primary_key, open().map_err(IngestError::Read)?)?;
     let mut writer: EntityWriter =
         store.write(instance, entity, inferred.schema.clone(), indexes)?;
-    let rows = read_rows(
-        format,
-        &inferred.schema,
-        open().map_err(IngestError::Read)?,
-        |row| Ok(writer.push(row)?),
-    )?;
+    let source = open().map_err(IngestError::Read)?;
+    let rows = read_rows(format, &inferred.schema, source, |_, row| {
+        Ok(writer.push(row)?)
+    })?;
     if rows != inferred.row_count {
         return Err(IngestError::SourceChanged { line: rows + 1 });
     }
-    Ok(writer.commit()?)
+    match writer.commit() {
+        Ok(entity) => Ok(entity),
+        Err(ItemsError::DuplicateKey { key }) => {
+            // Only on failure: one more pass to name the lines of the key.
+            let source = open().map_err(IngestError::Read)?;
+            Err(duplicate_lines(format, &inferred.schema, source, key)?)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
-/// Primary keys seen so far, by 128-bit hash, with the line each was on.
-#[derive(Default)]
-struct KeySet {
-    lines: HashMap<u128, u64, BuildHasherDefault<PassThrough>>,
-    scratch: Vec<u8>,
-}
-
-impl KeySet {
-    fn insert(&mut self, line: u64, key: ValueRef<'_>) -> Result<(), IngestError> {
-        self.scratch.clear();
-        key.write_index_key(&mut self.scratch);
-        if let Some(first_line) = self.lines.insert(hash128(&self.scratch), line) {
-            return Err(IngestError::DuplicatePrimaryKey {
-                line,
-                key: key.key_text().map_or_else(String::new, |k| k.into_owned()),
-                first_line,
-            });
+/// The error naming the first two lines whose primary key equals `key`.
+fn duplicate_lines(
+    format: Format,
+    schema: &Schema,
+    source: impl Read + Send,
+    key: Value,
+) -> Result<IngestError, IngestError> {
+    let mut lines = Vec::with_capacity(2);
+    read_rows(format, schema, source, |line, row| {
+        let equal = row.value(schema.primary_key()).compare(key.as_ref()) == Some(Ordering::Equal);
+        if equal && lines.len() < 2 {
+            lines.push(line);
         }
         Ok(())
-    }
-}
-
-/// The keys are already uniform hashes: the map uses their low bits as they are.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(*byte);
-        }
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
+    })?;
+    let text = key
+        .as_ref()
+        .key_text()
+        .map_or_else(String::new, |k| k.into_owned());
+    match lines[..] {
+        [first_line, line] => Ok(IngestError::DuplicatePrimaryKey {
+            line,
+            key: text,
+            first_line,
+        }),
+        _ => Ok(IngestError::SourceChanged { line: 0 }),
     }
 }

@@ -5,20 +5,25 @@ use super::*;
 use crate::engine::items::Query;
 use crate::engine::value::{FieldType, Value};
 
-/// Both passes over `bytes`, rows collected.
+/// [`load`] of `bytes` into a fresh store; the schema and the stored rows.
 fn ingest(
     format: Format,
     key: &str,
     bytes: &[u8],
 ) -> Result<(Schema, Vec<Vec<Value>>), IngestError> {
-    let inferred = infer(format, key, bytes)?;
-    let mut rows = Vec::new();
-    let count = read_rows(format, &inferred.schema, bytes, |row| {
-        rows.push(row.iter().map(|v| v.to_owned_value()).collect());
-        Ok(())
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ItemStore::open(dir.path()).expect("open");
+    let name = EntityName::parse("e").expect("name");
+    let entity = load(&store, InstanceId::new(), &name, format, key, &[], || {
+        Ok(bytes)
     })?;
-    assert_eq!(count, inferred.row_count, "both passes see the same rows");
-    Ok((inferred.schema, rows))
+    let mut rows = Vec::new();
+    entity
+        .scan(None, |row| {
+            rows.push(row.iter().map(|v| v.to_owned_value()).collect())
+        })
+        .expect("scan");
+    Ok((entity.schema().clone(), rows))
 }
 
 fn s(text: &str) -> Value {

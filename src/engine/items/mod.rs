@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::InstanceId;
 use crate::engine::schema::Schema;
-use crate::engine::value::FieldType;
+use crate::engine::value::{FieldType, Value};
 
 pub use names::{EntityName, EntityNameError, MAX_NAME_CHARS};
 pub use query::{Item, OrderKey, Page, Query, QueryError, parse_order_by, parse_select};
@@ -71,8 +71,8 @@ pub enum ItemsError {
     },
     #[error("a row has no primary key ('{field}' is null)")]
     NullKey { field: String },
-    #[error("the primary key '{key}' appears twice")]
-    DuplicateKey { key: String },
+    #[error("the primary key '{}' appears twice", key.as_ref().key_text().unwrap_or_default())]
+    DuplicateKey { key: Value },
     #[error("entity '{entity}' has no index on '{field}'")]
     NotIndexed { entity: String, field: String },
     #[error("'{field}' is not a field of entity '{entity}'")]

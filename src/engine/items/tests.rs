@@ -208,7 +208,7 @@ fn bad_rows_are_refused_when_pushed_or_committed() {
     writer.push(&row("c", None, 1.0)).expect("push");
     writer.push(&row("b", None, 2.0)).expect("push");
     match writer.commit() {
-        Err(ItemsError::DuplicateKey { key }) => assert_eq!(key, "b"),
+        Err(ItemsError::DuplicateKey { key }) => assert_eq!(key, Value::String("b".into())),
         other => panic!("a duplicate key must fail the commit, got {other:?}"),
     }
     let entity = store

@@ -175,17 +175,25 @@ impl EntityWriter {
             })?
             .into_inner()
             .map_err(|e| io_error(&rows_path)(e.into_error()))?;
-        rows.sync_all().map_err(io_error(&rows_path))?;
-
         let mut key_entries = std::mem::take(&mut self.key_entries);
-        key_entries.sort_unstable();
-        self.check_unique_keys(&rows, &key_entries)?;
-        self.write_index("key", &key_entries)?;
-        for (n, field) in self.indexes.clone().into_iter().enumerate() {
-            let mut entries = std::mem::take(&mut self.index_entries[n]);
-            entries.sort_unstable();
-            self.write_index(&format!("index-{field}"), &entries)?;
-        }
+        let mut index_entries = std::mem::take(&mut self.index_entries);
+        let this = &self;
+        // The rows reach the disk while the indexes are sorted and written.
+        std::thread::scope(|scope| {
+            let synced = scope.spawn(|| rows.sync_all());
+            key_entries.sort_unstable();
+            this.check_unique_keys(&rows, &key_entries)?;
+            this.write_index("key", &key_entries)?;
+            for (entries, field) in index_entries.iter_mut().zip(&this.indexes) {
+                entries.sort_unstable();
+                this.write_index(&format!("index-{field}"), entries)?;
+            }
+            synced
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map_err(io_error(&rows_path))
+        })?;
+        drop(index_entries);
         sync_dir(&self.generation_dir)?;
         sync_dir(&self.entity_dir)?;
         if crash == Some(CrashPoint::GenerationWritten) {
@@ -269,7 +277,7 @@ impl EntityWriter {
             let (ka, kb) = (va.value(key), vb.value(key));
             if ka.compare(kb) == Some(std::cmp::Ordering::Equal) {
                 return Err(ItemsError::DuplicateKey {
-                    key: ka.key_text().map_or_else(String::new, |k| k.into_owned()),
+                    key: ka.to_owned_value(),
                 });
             }
         }
@@ -289,7 +297,7 @@ impl EntityWriter {
         let file = out
             .into_inner()
             .map_err(|e| io_error(&path)(e.into_error()))?;
-        file.sync_all().map_err(io_error(&path))
+        file.sync_data().map_err(io_error(&path))
     }
 }
 
