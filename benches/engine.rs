@@ -82,6 +82,20 @@ fn reset_peak_rss() {
     std::fs::write("/proc/self/clear_refs", "5").expect("clear_refs");
 }
 
+/// CPU time of the process (all threads), from /proc/self/stat (clock ticks of 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name, which is in parentheses: utime is the 12th, stime the 13th.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .expect("a stat line");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    ticks / 100.0
+}
+
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort_unstable();
     let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
@@ -104,6 +118,7 @@ fn main() {
     );
 
     // The physical limit: the csv crate parsing the file, nothing else.
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let mut reader = csv::ReaderBuilder::new()
         .buffer_capacity(256 * 1024)
@@ -115,6 +130,7 @@ fn main() {
         parsed += 1;
     }
     let parse = started.elapsed();
+    let parse_cpu = cpu_seconds() - cpu;
     assert_eq!(parsed, ROWS);
     let parse_rate = ROWS as f64 / parse.as_secs_f64();
     println!(
@@ -184,6 +200,7 @@ fn main() {
     let name = EntityName::parse("orders").expect("name");
     let rss_before = status_kib("VmRSS:");
     reset_peak_rss();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let entity = ingest::load(
         &store,
@@ -196,6 +213,7 @@ fn main() {
     )
     .expect("ingest");
     let ingest_time = started.elapsed();
+    let ingest_cpu = cpu_seconds() - cpu;
     let peak = status_kib("VmHWM:");
     let ingest_rate = ROWS as f64 / ingest_time.as_secs_f64();
     assert_eq!(entity.item_count(), ROWS);
@@ -204,6 +222,7 @@ fn main() {
         ingest_time.as_secs_f64(),
         100.0 * ingest_rate / parse_rate
     );
+    println!("ingest CPU time (both threads): {ingest_cpu:.2} s");
     println!(
         "peak RSS during ingest: {:.1} MiB (RSS before: {:.1} MiB)",
         peak as f64 / 1024.0,

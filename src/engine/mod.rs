@@ -12,6 +12,7 @@
 //!   then typed rows), and the load of a source into a new generation.
 //! - [`hash`]: the stable hashes index files are sorted by.
 
+pub mod datetime;
 pub mod filter;
 pub mod hash;
 pub mod ingest;

@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Timelike};
 use serde::{Deserialize, Serialize};
+
+pub use super::datetime::Datetime;
 
 /// The type of a field, with the names the API answers (`GetEntities`' `fields[].type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,124 +68,6 @@ impl Finite {
 
     pub fn get(self) -> f64 {
         self.0
-    }
-}
-
-/// An instant as it was written: a calendar date (`YYYY-MM-DD`, read as midnight UTC) or an
-/// RFC 3339 date-time with its UTC offset. Kept to the microsecond, so that what is stored and
-/// what is compared are the same value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Datetime {
-    at: DateTime<FixedOffset>,
-    date_only: bool,
-}
-
-impl Datetime {
-    /// Reads `YYYY-MM-DD` or an RFC 3339 date-time (`2024-05-01T10:00:00Z`,
-    /// `2024-05-01T12:00:00.5+02:00`). Anything else is not a datetime.
-    pub fn parse(text: &str) -> Option<Datetime> {
-        let bytes = text.as_bytes();
-        // Cheap rejection first: ingest tries every text cell.
-        if bytes.len() < 10 || !bytes[..4].iter().all(u8::is_ascii_digit) || bytes[4] != b'-' {
-            return None;
-        }
-        if bytes.len() == 10 {
-            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-            let at = date.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset();
-            return Some(Datetime {
-                at,
-                date_only: true,
-            });
-        }
-        let at = match fast_rfc3339(bytes) {
-            Some(at) => at,
-            None => DateTime::parse_from_rfc3339(text).ok()?,
-        };
-        let micros_nanos = at.nanosecond() / 1_000 * 1_000;
-        let at = at.with_nanosecond(micros_nanos)?;
-        Some(Datetime {
-            at,
-            date_only: false,
-        })
-    }
-
-    /// Rebuilds a datetime from its stored parts ([`Datetime::micros`], [`Datetime::offset_seconds`]);
-    /// `None` when the parts are out of range (a corrupt record).
-    pub fn from_parts(micros: i64, offset_seconds: Option<i32>) -> Option<Datetime> {
-        let utc = DateTime::from_timestamp_micros(micros)?;
-        match offset_seconds {
-            None => Some(Datetime {
-                at: utc.fixed_offset(),
-                date_only: true,
-            }),
-            Some(seconds) => Some(Datetime {
-                at: utc.with_timezone(&FixedOffset::east_opt(seconds)?),
-                date_only: false,
-            }),
-        }
-    }
-
-    /// Microseconds since the Unix epoch: the instant that comparisons use.
-    pub fn micros(&self) -> i64 {
-        self.at.timestamp_micros()
-    }
-
-    /// The UTC offset it was written with, in seconds; `None` for a date.
-    pub fn offset_seconds(&self) -> Option<i32> {
-        (!self.date_only).then(|| self.at.offset().local_minus_utc())
-    }
-
-    pub fn is_date(&self) -> bool {
-        self.date_only
-    }
-}
-
-/// The two shapes most files hold, `YYYY-MM-DDThh:mm:ssZ` and `YYYY-MM-DDThh:mm:ss+hh:mm`,
-/// read by hand because ingest reads millions of them; `None` sends anything else (fractions,
-/// leap seconds, lowercase, invalid values) to chrono's RFC 3339 parser.
-fn fast_rfc3339(b: &[u8]) -> Option<DateTime<FixedOffset>> {
-    let offset_at = 19;
-    let offset_seconds = match (b.len(), b.get(offset_at)) {
-        (20, Some(b'Z')) => 0,
-        (25, Some(sign @ (b'+' | b'-'))) if b[22] == b':' => {
-            let seconds =
-                i32::try_from(digits(&b[20..22])? * 3600 + digits(&b[23..25])? * 60).ok()?;
-            if *sign == b'-' { -seconds } else { seconds }
-        }
-        _ => return None,
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if separators.iter().any(|(at, c)| b[*at] != *c) {
-        return None;
-    }
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(digits(&b[0..4])?).ok()?,
-        u32::try_from(digits(&b[5..7])?).ok()?,
-        u32::try_from(digits(&b[8..10])?).ok()?,
-    )?;
-    let local = date.and_hms_opt(
-        u32::try_from(digits(&b[11..13])?).ok()?,
-        u32::try_from(digits(&b[14..16])?).ok()?,
-        u32::try_from(digits(&b[17..19])?).ok()?,
-    )?;
-    let offset = FixedOffset::east_opt(offset_seconds)?;
-    local.and_local_timezone(offset).single()
-}
-
-fn digits(b: &[u8]) -> Option<u64> {
-    b.iter().try_fold(0u64, |n, c| {
-        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
-    })
-}
-
-impl fmt::Display for Datetime {
-    /// A date as `YYYY-MM-DD`; a date-time as RFC 3339 in its own offset (`Z` for UTC).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.date_only {
-            write!(f, "{}", self.at.date_naive().format("%Y-%m-%d"))
-        } else {
-            f.write_str(&self.at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        }
     }
 }
 
@@ -455,71 +338,6 @@ impl Row for [ValueRef<'_>] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn datetimes_read_dates_and_rfc3339_and_print_them_back() {
-        let cases = [
-            ("2024-05-01", "2024-05-01"),
-            ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
-            ("2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00Z"),
-            (
-                "2024-05-01T12:00:00.5+02:00",
-                "2024-05-01T12:00:00.500+02:00",
-            ),
-            (
-                "2024-05-01T12:00:00.123456789-05:30",
-                "2024-05-01T12:00:00.123456-05:30",
-            ),
-        ];
-        for (text, printed) in cases {
-            let value = Datetime::parse(text).unwrap_or_else(|| panic!("{text} is a datetime"));
-            assert_eq!(value.to_string(), printed, "{text}");
-            let back = Datetime::from_parts(value.micros(), value.offset_seconds());
-            assert_eq!(back, Some(value), "{text} survives its stored parts");
-        }
-    }
-
-    #[test]
-    fn the_fast_path_reads_what_chrono_reads() {
-        let cases = [
-            "2024-05-01T10:00:00Z",
-            "2024-05-01T10:00:00+02:00",
-            "2024-05-01T10:00:00-05:30",
-            "1969-12-31T23:59:59Z",
-            "2024-02-29T00:00:00Z",
-            "2023-02-29T00:00:00Z",
-            "2024-13-01T00:00:00Z",
-            "2024-05-01T24:00:00Z",
-            "2024-05-01T10:00:00+24:00",
-            "2024-05-01 10:00:00Z",
-            "2024-05-01T10:0a:00Z",
-        ];
-        for text in cases {
-            let chrono = DateTime::parse_from_rfc3339(text).ok();
-            let fast = fast_rfc3339(text.as_bytes());
-            if fast.is_some() {
-                assert_eq!(fast, chrono, "{text}");
-            }
-            assert_eq!(Datetime::parse(text).map(|d| d.at), chrono, "{text}");
-        }
-    }
-
-    #[test]
-    fn texts_that_are_not_datetimes_are_refused() {
-        let cases = [
-            ("2024-13-01", "no month 13"),
-            ("2024-02-30", "no 30 February"),
-            ("24-05-01", "two-digit year"),
-            ("2024-05-01T10:00:00", "a date-time needs an offset"),
-            ("2024/05/01", "slashes"),
-            ("20240501", "no separators"),
-            ("2024-05-01 trailing", "trailing text"),
-            ("", "empty"),
-        ];
-        for (text, reason) in cases {
-            assert_eq!(Datetime::parse(text), None, "{text}: {reason}");
-        }
-    }
 
     #[test]
     fn a_date_and_a_datetime_at_midnight_utc_are_the_same_instant() {

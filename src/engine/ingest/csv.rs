@@ -151,7 +151,10 @@ pub fn read_rows(
             let value = if text.is_empty() || *ty == FieldType::String {
                 Value::Null
             } else {
-                parse_text(text, *ty).ok_or(IngestError::SourceChanged { line })?
+                match parse_text(text, *ty) {
+                    Some(value) => value,
+                    None => return Err(IngestError::SourceChanged { line }),
+                }
             };
             parsed.push(value);
         }

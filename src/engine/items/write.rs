@@ -144,15 +144,15 @@ impl EntityWriter {
                 self.index_entries[n].push([hash, offset]);
             }
         }
-        let rows_path = self.generation_dir.join("rows");
         let Some(rows) = self.rows.as_mut() else {
             return Err(ItemsError::Corrupt {
                 entity: self.name.to_string(),
                 what: "a writer was used after it failed",
             });
         };
-        rows.write_all(&self.encoded)
-            .map_err(io_error(&rows_path))?;
+        if let Err(error) = rows.write_all(&self.encoded) {
+            return Err(io_error(&self.generation_dir.join("rows"))(error));
+        }
         self.offset += self.encoded.len() as u64;
         Ok(())
     }
@@ -181,11 +181,11 @@ impl EntityWriter {
         // The rows reach the disk while the indexes are sorted and written.
         std::thread::scope(|scope| {
             let synced = scope.spawn(|| rows.sync_all());
-            key_entries.sort_unstable();
+            sort_entries(&mut key_entries);
             this.check_unique_keys(&rows, &key_entries)?;
             this.write_index("key", &key_entries)?;
             for (entries, field) in index_entries.iter_mut().zip(&this.indexes) {
-                entries.sort_unstable();
+                sort_entries(entries);
                 this.write_index(&format!("index-{field}"), entries)?;
             }
             synced
@@ -299,6 +299,12 @@ impl EntityWriter {
             .map_err(|e| io_error(&path)(e.into_error()))?;
         file.sync_data().map_err(io_error(&path))
     }
+}
+
+/// Index entries in (hash, offset) order: by hash for the binary search, and in stored
+/// order among equal hashes. Compared as one `u128`, faster than a two-word array.
+fn sort_entries(entries: &mut [[u64; 2]]) {
+    entries.sort_unstable_by_key(|[hash, offset]| (u128::from(*hash) << 64) | u128::from(*offset));
 }
 
 /// The hash an index holds for a value; `scratch` is reused between calls.
