@@ -1,6 +1,8 @@
 //! The built-in insights engine's pure core: typed values and schemas, the filter language,
 //! streaming ingest of CSV and JSON Lines, and the on-disk item store of every entity. No HTTP,
-//! actix, reqwest or sled here: the API and the refresh runner call into it.
+//! actix, reqwest or sled here: the API and the refresh runner call into it. Ingest and the
+//! item store block on file I/O (and ingest on its own parsing thread): call them from a
+//! blocking thread (`tokio::task::spawn_blocking`), not from an async task.
 //!
 //! - [`value`]: field types, values, datetimes, their order and JSON form.
 //! - [`schema`]: an entity's fields and primary key.
