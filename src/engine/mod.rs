@@ -4,7 +4,8 @@
 //! item store block on file I/O (and ingest on its own parsing thread): call them from a
 //! blocking thread (`tokio::task::spawn_blocking`), not from an async task.
 //!
-//! - [`value`]: field types, values, datetimes, their order and JSON form.
+//! - [`value`]: field types, values, their order and JSON form.
+//! - [`datetime`]: datetimes as microseconds and the offset they were written with.
 //! - [`schema`]: an entity's fields and primary key.
 //! - [`filter`]: the OData subset of `$filter` and of measure and segment filters: parse, bind
 //!   to a schema, evaluate on a row.
