@@ -32,13 +32,11 @@ fn reader<R: Read + Send>(source: R) -> Result<csv::Reader<BufReader<R>>, Ingest
 }
 
 fn read_error(error: csv::Error) -> IngestError {
-    match error.into_kind() {
-        csv::ErrorKind::Io(e) => IngestError::Read(e),
+    match error.kind() {
         csv::ErrorKind::Utf8 { pos, .. } => IngestError::BadEncoding {
-            line: pos.map_or(0, |p| p.line()),
+            line: pos.as_ref().map_or(0, |p| p.line()),
         },
-        // With `flexible` and byte records the reader reports nothing else; keep the cause.
-        other => IngestError::Read(std::io::Error::other(format!("{other:?}"))),
+        _ => IngestError::Csv(error),
     }
 }
 

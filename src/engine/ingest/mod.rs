@@ -41,6 +41,8 @@ pub enum Format {
 pub enum IngestError {
     #[error("The source could not be read.")]
     Read(#[source] io::Error),
+    #[error("The source could not be read as CSV.")]
+    Csv(#[source] ::csv::Error),
     #[error("The file has no header row.")]
     MissingHeader,
     #[error("The header has no column '{field}' for the primary key.")]
@@ -91,7 +93,7 @@ impl IngestError {
     /// The stable snake_case code of the failure.
     pub fn code(&self) -> &'static str {
         match self {
-            IngestError::Read(_) => "source_unreadable",
+            IngestError::Read(_) | IngestError::Csv(_) => "source_unreadable",
             IngestError::MissingHeader => "missing_header",
             IngestError::MissingKeyColumn { .. } => "missing_primary_key_column",
             IngestError::EmptyColumnName { .. } => "empty_column_name",
@@ -124,6 +126,7 @@ impl IngestError {
             | IngestError::EmptyKey { line }
             | IngestError::SourceChanged { line } => Some(*line),
             IngestError::Read(_)
+            | IngestError::Csv(_)
             | IngestError::MissingHeader
             | IngestError::MissingKeyColumn { .. }
             | IngestError::Schema(_)
