@@ -4,6 +4,8 @@
 //!
 //! - [`domain`]: pure types and rules (triggers, subscriptions, threshold crossing, events).
 //! - [`storage`]: the sled database, the only module that imports sled.
+//! - [`engine`]: the built-in insights engine (values, filters, ingest, item store); pure of
+//!   HTTP and sled, it keeps entities' items in its own files.
 //! - [`delivery`]: callbacks over HTTP; with `http::jwks` (fetching token signing keys), the
 //!   only modules that import reqwest.
 //! - [`http`]: the actix surface: handlers, wire types, auth, errors, and the one list of
@@ -19,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod openapi;
 pub mod startup;
