@@ -336,6 +336,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The manual clock starts at `at` instead of now.
+    pub fn clock_starting_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.manual = Some(ManualClock::starting_at(at));
+        self
+    }
+
     /// Deliveries run by themselves on the wall clock, as in production. Without this, they
     /// wait for `TestApp::run_due` (or `drain`, which `report` calls), on a clock that moves
     /// only by `TestApp::advance`, and retries get no jitter.

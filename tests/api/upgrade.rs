@@ -31,7 +31,13 @@ async fn first_release_app() -> (TestApp, Value, Value) {
         serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURE}/{name}")).unwrap())
             .unwrap()
     };
-    let app = spawn_app_builder().data_dir(Arc::new(dir)).spawn().await;
+    // The fixture was written on 2026-12-02 at 15:52 UTC, its pending delivery due at 17:02:
+    // the test runs at 16:00 of that day, whenever it runs.
+    let app = spawn_app_builder()
+        .data_dir(Arc::new(dir))
+        .clock_starting_at("2026-12-02T16:00:00Z".parse().unwrap())
+        .spawn()
+        .await;
     (app, read("manifest.json"), read("records.json"))
 }
 
