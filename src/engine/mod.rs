@@ -17,6 +17,7 @@ pub mod hash;
 pub mod ingest;
 pub mod items;
 pub mod schema;
+pub mod unify;
 pub mod value;
 
 pub use schema::{Field, Schema, SchemaError};
