@@ -1,5 +1,6 @@
 //! The built-in insights engine's pure core: typed values and schemas, the filter language,
-//! streaming ingest of CSV and JSON Lines, and the on-disk item store of every entity. No HTTP,
+//! streaming ingest of CSV and JSON Lines, the on-disk item store of every entity, and what is
+//! computed over them (unification, measures, segments). No HTTP,
 //! actix, reqwest or sled here: the API and the refresh runner call into it.
 //!
 //! - [`value`]: field types, values, datetimes, their order and JSON form.
@@ -10,13 +11,22 @@
 //!   primary key and secondary indexes, scans and paged queries.
 //! - [`ingest`]: streaming CSV and JSON Lines reading in two passes (check and infer types,
 //!   then typed rows), and the load of a source into a new generation.
+//! - [`unify`]: unification (map, match, merge) into the `Customer` entity, and the
+//!   `CustomerId` of activity items.
+//! - [`measures`]: business and customer measures; customer measures become `Customer`
+//!   attributes.
+//! - [`segments`]: the customers that pass a filter, kept as a pageable snapshot.
 //! - [`hash`]: the stable hashes index files are sorted by.
+//! - [`hashed`]: maps keyed by 128-bit hashes of values.
 
 pub mod filter;
 pub mod hash;
+pub mod hashed;
 pub mod ingest;
 pub mod items;
+pub mod measures;
 pub mod schema;
+pub mod segments;
 pub mod unify;
 pub mod value;
 

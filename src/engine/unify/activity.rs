@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::compute::{HashKeyed, key_hash};
 use super::{CUSTOMER_ID, CustomerId, UnifyError};
 use crate::domain::InstanceId;
+use crate::engine::hashed::{HashKeyed, value_hash};
 use crate::engine::items::{Entity, EntityName, ItemStore, ItemsError};
 use crate::engine::schema::{Field, Schema};
 use crate::engine::value::{FieldType, Row, ValueRef};
@@ -63,7 +63,7 @@ impl CustomerIndex {
         if key.is_null() {
             return None;
         }
-        let record = *keys.get(&key_hash(scratch, key))?;
+        let record = *keys.get(&value_hash(scratch, key))?;
         let group = *self.record_group.get(record as usize)?;
         self.ids.get(group as usize).copied().map(CustomerId)
     }

@@ -14,9 +14,7 @@
 //! that one keeps it too (a hash of all the sorted member keys would change then). Disjoint
 //! groups have different smallest members, so ids are unique.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -27,6 +25,7 @@ use super::normalize::Normalizer;
 use super::{CUSTOMER_ENTITY, CUSTOMER_ID, CustomerId, UnifyError};
 use crate::domain::InstanceId;
 use crate::engine::hash::hash128;
+use crate::engine::hashed::{HashKeyed, value_hash};
 use crate::engine::items::codec::{decode_row, encode_row};
 use crate::engine::items::{Entity, EntityName, ItemStore, ItemsError};
 use crate::engine::schema::{Field, Schema};
@@ -55,36 +54,6 @@ pub struct Unified {
     pub counts: UnificationCounts,
     /// Which profile each source record joined: what [`super::link_activity`] needs.
     pub index: CustomerIndex,
-}
-
-/// Hash maps keyed by 128-bit hashes, which are uniform already: the low bits are the hash.
-pub(super) type HashKeyed<V> = HashMap<u128, V, BuildHasherDefault<LowBits>>;
-
-#[derive(Default)]
-pub(super) struct LowBits(u64);
-
-impl Hasher for LowBits {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(*byte);
-        }
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
-    }
-}
-
-/// The hash a primary key (or a value naming one) is remembered by: equal values by
-/// [`ValueRef::compare`] have equal hashes, so an order's customer `7` finds key `7.0`.
-pub(super) fn key_hash(scratch: &mut Vec<u8>, key: ValueRef<'_>) -> u128 {
-    scratch.clear();
-    key.write_index_key(scratch);
-    hash128(scratch)
 }
 
 /// A source's entity and, per unified attribute, the position of the field mapped to it.
@@ -290,7 +259,7 @@ impl Matching {
                 parent.push(record);
                 let id = row.value(primary_key);
                 hashes.push(record_hash(&source.id, id));
-                keys.insert(key_hash(&mut scratch, id), record);
+                keys.insert(value_hash(&mut scratch, id), record);
                 by_key.push((id.to_owned_value(), record));
                 for (attribute, position) in input.positions.iter().enumerate() {
                     if position.is_some_and(|p| !is_empty(row.value(p))) {

@@ -1,0 +1,178 @@
+//! The running state of an aggregate for one or many groups (one for a business measure, one
+//! per customer otherwise), kept as flat arrays: a million customers cost a few words each.
+
+use super::{Aggregate, MeasureError};
+use crate::engine::hash::hash128;
+use crate::engine::hashed::HashSet128;
+use crate::engine::value::{FieldType, Finite, Value, ValueRef};
+
+pub(super) enum Accumulator {
+    Count(Vec<u64>),
+    CountDistinct {
+        /// Hashes of (group, value) seen so far.
+        seen: HashSet128,
+        counts: Vec<u64>,
+        scratch: Vec<u8>,
+    },
+    /// Integer sums in 128 bits: no item count can overflow them; the result is checked.
+    SumInteger(Vec<i128>),
+    SumNumber(Vec<f64>),
+    Average {
+        sums: Vec<f64>,
+        counts: Vec<u64>,
+    },
+    ExtremeInteger {
+        max: bool,
+        values: Vec<Option<i64>>,
+    },
+    ExtremeNumber {
+        max: bool,
+        values: Vec<Option<f64>>,
+    },
+}
+
+impl Accumulator {
+    /// The state of `aggregate` over a field of type `field` (`None`: counting items) for
+    /// `groups` groups, each empty.
+    pub(super) fn new(
+        aggregate: Aggregate,
+        field: Option<FieldType>,
+        groups: usize,
+    ) -> Accumulator {
+        match aggregate {
+            Aggregate::Count => Accumulator::Count(vec![0; groups]),
+            Aggregate::CountDistinct => Accumulator::CountDistinct {
+                seen: HashSet128::default(),
+                counts: vec![0; groups],
+                scratch: Vec::new(),
+            },
+            Aggregate::Sum if field == Some(FieldType::Integer) => {
+                Accumulator::SumInteger(vec![0; groups])
+            }
+            Aggregate::Sum => Accumulator::SumNumber(vec![0.0; groups]),
+            Aggregate::Average => Accumulator::Average {
+                sums: vec![0.0; groups],
+                counts: vec![0; groups],
+            },
+            Aggregate::Min | Aggregate::Max => {
+                let max = aggregate == Aggregate::Max;
+                if field == Some(FieldType::Integer) {
+                    Accumulator::ExtremeInteger {
+                        max,
+                        values: vec![None; groups],
+                    }
+                } else {
+                    Accumulator::ExtremeNumber {
+                        max,
+                        values: vec![None; groups],
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts one item of `group` (a count without a field).
+    pub(super) fn add_item(&mut self, group: usize) {
+        if let Accumulator::Count(counts) = self {
+            counts[group] += 1;
+        }
+    }
+
+    /// Adds one value of `group`'s items; nulls observe nothing.
+    pub(super) fn add(&mut self, group: usize, value: ValueRef<'_>) {
+        if value.is_null() {
+            return;
+        }
+        let number = || match value {
+            ValueRef::Integer(v) => Some(v as f64),
+            ValueRef::Number(v) => Some(v.get()),
+            _ => None,
+        };
+        match self {
+            Accumulator::Count(counts) => counts[group] += 1,
+            Accumulator::CountDistinct {
+                seen,
+                counts,
+                scratch,
+            } => {
+                scratch.clear();
+                scratch.extend_from_slice(&(group as u64).to_le_bytes());
+                value.write_index_key(scratch);
+                if seen.insert(hash128(scratch)) {
+                    counts[group] += 1;
+                }
+            }
+            Accumulator::SumInteger(sums) => {
+                if let ValueRef::Integer(v) = value {
+                    sums[group] += i128::from(v);
+                }
+            }
+            Accumulator::SumNumber(sums) => {
+                if let Some(v) = number() {
+                    sums[group] += v;
+                }
+            }
+            Accumulator::Average { sums, counts } => {
+                if let Some(v) = number() {
+                    sums[group] += v;
+                    counts[group] += 1;
+                }
+            }
+            Accumulator::ExtremeInteger { max, values } => {
+                if let ValueRef::Integer(v) = value {
+                    let slot = &mut values[group];
+                    *slot = Some(match *slot {
+                        None => v,
+                        Some(seen) if *max => seen.max(v),
+                        Some(seen) => seen.min(v),
+                    });
+                }
+            }
+            Accumulator::ExtremeNumber { max, values } => {
+                if let Some(v) = number() {
+                    let slot = &mut values[group];
+                    *slot = Some(match *slot {
+                        None => v,
+                        Some(seen) if *max => seen.max(v),
+                        Some(seen) => seen.min(v),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The aggregate of `group`: 0 for a count or sum of nothing, null for an average, min
+    /// or max of nothing.
+    pub(super) fn value(&self, group: usize) -> Result<Value, MeasureError> {
+        let count = |n: u64| {
+            i64::try_from(n)
+                .map(Value::Integer)
+                .map_err(|_| MeasureError::Overflow)
+        };
+        let number = |x: f64| {
+            Finite::new(x)
+                .map(Value::Number)
+                .ok_or(MeasureError::Overflow)
+        };
+        match self {
+            Accumulator::Count(counts) | Accumulator::CountDistinct { counts, .. } => {
+                count(counts[group])
+            }
+            Accumulator::SumInteger(sums) => i64::try_from(sums[group])
+                .map(Value::Integer)
+                .map_err(|_| MeasureError::Overflow),
+            Accumulator::SumNumber(sums) => number(sums[group]),
+            Accumulator::Average { sums, counts } => match counts[group] {
+                0 => Ok(Value::Null),
+                n => number(sums[group] / n as f64),
+            },
+            Accumulator::ExtremeInteger { values, .. } => {
+                Ok(values[group].map_or(Value::Null, Value::Integer))
+            }
+            Accumulator::ExtremeNumber { values, .. } => match values[group] {
+                None => Ok(Value::Null),
+                Some(v) => number(v),
+            },
+        }
+    }
+}
