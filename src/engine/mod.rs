@@ -1,6 +1,6 @@
 //! The built-in insights engine's pure core: typed values and schemas, the filter language,
 //! streaming ingest of CSV and JSON Lines, the on-disk item store of every entity, and what is
-//! computed over them (unification, measures, segments). No HTTP,
+//! computed over them (unification, measures, segments) and when (the schedule). No HTTP,
 //! actix, reqwest or sled here: the API and the refresh runner call into it.
 //!
 //! - [`value`]: field types, values, datetimes, their order and JSON form.
@@ -16,6 +16,7 @@
 //! - [`measures`]: business and customer measures; customer measures become `Customer`
 //!   attributes.
 //! - [`segments`]: the customers that pass a filter, kept as a pageable snapshot.
+//! - [`schedule`]: cron patterns in a time zone, and the runs missed while down.
 //! - [`hash`]: the stable hashes index files are sorted by.
 //! - [`hashed`]: maps keyed by 128-bit hashes of values.
 
@@ -25,6 +26,7 @@ pub mod hashed;
 pub mod ingest;
 pub mod items;
 pub mod measures;
+pub mod schedule;
 pub mod schema;
 pub mod segments;
 pub mod unify;
