@@ -3,16 +3,28 @@
 
 use super::{Aggregate, MeasureError};
 use crate::engine::hash::hash128;
-use crate::engine::hashed::HashSet128;
+use crate::engine::hashed::{HashSet128, value_hash};
 use crate::engine::value::{FieldType, Finite, Value, ValueRef};
+
+/// What one item contributes to an aggregate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Observed {
+    /// A null value: it observes nothing.
+    Nothing,
+    /// An item counted.
+    Item,
+    Integer(i64),
+    Number(f64),
+    /// The hash of a value counted once per group.
+    Distinct(u128),
+}
 
 pub(super) enum Accumulator {
     Count(Vec<u64>),
     CountDistinct {
-        /// Hashes of (group, value) seen so far.
+        /// Hashes of (group, value hash) seen so far.
         seen: HashSet128,
         counts: Vec<u64>,
-        scratch: Vec<u8>,
     },
     /// Integer sums in 128 bits: no item count can overflow them; the result is checked.
     SumInteger(Vec<i128>),
@@ -44,7 +56,6 @@ impl Accumulator {
             Aggregate::CountDistinct => Accumulator::CountDistinct {
                 seen: HashSet128::default(),
                 counts: vec![0; groups],
-                scratch: Vec::new(),
             },
             Aggregate::Sum if field == Some(FieldType::Integer) => {
                 Accumulator::SumInteger(vec![0; groups])
@@ -71,55 +82,72 @@ impl Accumulator {
         }
     }
 
-    /// Counts one item of `group` (a count without a field).
-    pub(super) fn add_item(&mut self, group: usize) {
-        if let Accumulator::Count(counts) = self {
-            counts[group] += 1;
+    /// Makes room for the values of `items` items where the state grows with them (the
+    /// values a distinct count has seen), so that it is not rebuilt while it grows.
+    pub(super) fn expect_items(&mut self, items: u64) {
+        if let Accumulator::CountDistinct { seen, .. } = self {
+            seen.reserve(usize::try_from(items).unwrap_or(0));
         }
     }
 
-    /// Adds one value of `group`'s items; nulls observe nothing.
-    pub(super) fn add(&mut self, group: usize, value: ValueRef<'_>) {
-        if value.is_null() {
-            return;
+    /// What one item contributes, read from its value (`None`: an item of a count without a
+    /// field), independent of its group, so that items can be gathered before their groups
+    /// are looked up. `scratch` is reused.
+    pub(super) fn observe(&self, value: Option<ValueRef<'_>>, scratch: &mut Vec<u8>) -> Observed {
+        let Some(value) = value else {
+            return Observed::Item;
+        };
+        match (self, value) {
+            (_, ValueRef::Null) => Observed::Nothing,
+            (Accumulator::CountDistinct { .. }, value) => {
+                Observed::Distinct(value_hash(scratch, value))
+            }
+            (Accumulator::Count(_), _) => Observed::Item,
+            (_, ValueRef::Integer(v)) => Observed::Integer(v),
+            (_, ValueRef::Number(v)) => Observed::Number(v.get()),
+            // Checked by `Measure::bind`: a sum, an average, a min or a max reads numbers.
+            (_, _) => Observed::Nothing,
         }
-        let number = || match value {
-            ValueRef::Integer(v) => Some(v as f64),
-            ValueRef::Number(v) => Some(v.get()),
-            _ => None,
+    }
+
+    /// Adds what one item of `group` contributes.
+    pub(super) fn add(&mut self, group: usize, observed: Observed) {
+        let number = match observed {
+            Observed::Nothing => return,
+            Observed::Integer(v) => Some(v as f64),
+            Observed::Number(v) => Some(v),
+            Observed::Item | Observed::Distinct(_) => None,
         };
         match self {
             Accumulator::Count(counts) => counts[group] += 1,
-            Accumulator::CountDistinct {
-                seen,
-                counts,
-                scratch,
-            } => {
-                scratch.clear();
-                scratch.extend_from_slice(&(group as u64).to_le_bytes());
-                value.write_index_key(scratch);
-                if seen.insert(hash128(scratch)) {
-                    counts[group] += 1;
+            Accumulator::CountDistinct { seen, counts, .. } => {
+                if let Observed::Distinct(hash) = observed {
+                    let mut key = [0u8; 24];
+                    key[..8].copy_from_slice(&(group as u64).to_le_bytes());
+                    key[8..].copy_from_slice(&hash.to_le_bytes());
+                    if seen.insert(hash128(&key)) {
+                        counts[group] += 1;
+                    }
                 }
             }
             Accumulator::SumInteger(sums) => {
-                if let ValueRef::Integer(v) = value {
+                if let Observed::Integer(v) = observed {
                     sums[group] += i128::from(v);
                 }
             }
             Accumulator::SumNumber(sums) => {
-                if let Some(v) = number() {
+                if let Some(v) = number {
                     sums[group] += v;
                 }
             }
             Accumulator::Average { sums, counts } => {
-                if let Some(v) = number() {
+                if let Some(v) = number {
                     sums[group] += v;
                     counts[group] += 1;
                 }
             }
             Accumulator::ExtremeInteger { max, values } => {
-                if let ValueRef::Integer(v) = value {
+                if let Observed::Integer(v) = observed {
                     let slot = &mut values[group];
                     *slot = Some(match *slot {
                         None => v,
@@ -129,7 +157,7 @@ impl Accumulator {
                 }
             }
             Accumulator::ExtremeNumber { max, values } => {
-                if let Some(v) = number() {
+                if let Some(v) = number {
                     let slot = &mut values[group];
                     *slot = Some(match *slot {
                         None => v,

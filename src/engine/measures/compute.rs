@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::aggregate::Accumulator;
+use super::aggregate::{Accumulator, Observed};
 use super::{Measure, MeasureError, Per};
 use crate::domain::InstanceId;
 use crate::engine::hashed::{HashKeyed, value_hash};
@@ -24,14 +24,20 @@ impl CustomerOrdinals {
     /// Reads the ids of `customers` (the `Customer` entity).
     pub fn read(customers: &Entity) -> Result<CustomerOrdinals, MeasureError> {
         let id = customers.schema().primary_key();
-        let mut ordinals = HashKeyed::default();
-        ordinals.reserve(usize::try_from(customers.item_count()).unwrap_or(0));
+        let count = usize::try_from(customers.item_count()).unwrap_or(0);
+        // Hashed while reading, inserted after in one tight loop: the inserts overlap their
+        // memory accesses (see `Batch`).
+        let mut ids = Vec::with_capacity(count);
         let mut scratch = Vec::new();
-        let mut next = 0u32;
         customers.scan(None, |row| {
-            ordinals.insert(value_hash(&mut scratch, row.value(id)), next);
-            next += 1;
+            ids.push(value_hash(&mut scratch, row.value(id)))
         })?;
+        let mut ordinals = HashKeyed::default();
+        ordinals.reserve(ids.len());
+        for (ordinal, id) in ids.into_iter().enumerate() {
+            // `Customer` has fewer than 2^32 rows: unification numbers records in 32 bits.
+            ordinals.insert(id, ordinal as u32);
+        }
         Ok(CustomerOrdinals {
             generation: customers.generation(),
             ordinals,
@@ -94,10 +100,12 @@ impl Measure {
         let bound = self.bind(items.schema())?;
         let field = bound.field;
         let mut accumulator = Accumulator::new(self.aggregate, field.map(|(_, ty)| ty), 1);
-        items.scan(bound.filter.as_ref(), |row| match field {
-            None => accumulator.add_item(0),
-            Some((position, _)) => accumulator.add(0, row.value(position)),
+        accumulator.expect_items(items.item_count());
+        let mut batch = Batch::new(accumulator, None);
+        items.scan(bound.filter.as_ref(), |row| {
+            batch.push(0, field.map(|(position, _)| row.value(position)));
         })?;
+        let accumulator = batch.finish();
         let value = accumulator.value(0)?;
         Ok((!value.is_null()).then_some(value))
     }
@@ -123,19 +131,15 @@ impl Measure {
         };
         let count = customers.len();
         let mut accumulator = Accumulator::new(self.aggregate, field.map(|(_, ty)| ty), count);
+        accumulator.expect_items(items.item_count());
+        let mut batch = Batch::new(accumulator, Some(customers));
         let mut scratch = Vec::new();
         items.scan(bound.filter.as_ref(), |row| {
             let id = row.value(customer_id);
-            if id.is_null() {
-                return;
-            }
-            let Some(ordinal) = customers.ordinals.get(&value_hash(&mut scratch, id)) else {
-                return;
-            };
-            let ordinal = *ordinal as usize;
-            match field {
-                None => accumulator.add_item(ordinal),
-                Some((position, _)) => accumulator.add(ordinal, row.value(position)),
+            if !id.is_null() {
+                let id = value_hash(&mut scratch, id);
+                let value = field.map(|(position, _)| row.value(position));
+                batch.push(id, value);
             }
         })?;
         Ok(CustomerColumn {
@@ -143,8 +147,77 @@ impl Measure {
             ty: self.aggregate.value_type(field.map(|(_, ty)| ty)),
             generation: customers.generation,
             customers: count,
-            values: accumulator,
+            values: batch.finish(),
         })
+    }
+}
+
+/// Items gathered before their customers are looked up and their values added, a batch at
+/// a time: the lookups of one batch do not depend on each other, so the processor overlaps
+/// their memory accesses instead of waiting for each in turn, which makes a customer measure
+/// over a million customers about four times faster (see BENCHMARKS.md).
+struct Batch<'c> {
+    accumulator: Accumulator,
+    /// The customers items are looked up in; `None` for a business measure (one group).
+    customers: Option<&'c CustomerOrdinals>,
+    /// Per item, its customer's id hash (unused for a business measure).
+    ids: Vec<u128>,
+    observed: Vec<Observed>,
+    groups: Vec<u32>,
+    scratch: Vec<u8>,
+}
+
+const BATCH: usize = 256;
+/// The group of an item whose customer is unknown.
+const UNKNOWN: u32 = u32::MAX;
+
+impl<'c> Batch<'c> {
+    fn new(accumulator: Accumulator, customers: Option<&'c CustomerOrdinals>) -> Batch<'c> {
+        Batch {
+            accumulator,
+            customers,
+            ids: Vec::with_capacity(BATCH),
+            observed: Vec::with_capacity(BATCH),
+            groups: Vec::with_capacity(BATCH),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Gathers one item: its customer's id hash and its value (`None`: counting items).
+    fn push(&mut self, id: u128, value: Option<ValueRef<'_>>) {
+        let observed = self.accumulator.observe(value, &mut self.scratch);
+        if observed == Observed::Nothing {
+            return;
+        }
+        self.ids.push(id);
+        self.observed.push(observed);
+        if self.ids.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.groups.clear();
+        match self.customers {
+            None => self.groups.resize(self.ids.len(), 0),
+            Some(customers) => self.groups.extend(
+                self.ids
+                    .iter()
+                    .map(|id| customers.ordinals.get(id).copied().unwrap_or(UNKNOWN)),
+            ),
+        }
+        for (group, observed) in self.groups.iter().zip(&self.observed) {
+            if *group != UNKNOWN {
+                self.accumulator.add(*group as usize, *observed);
+            }
+        }
+        self.ids.clear();
+        self.observed.clear();
+    }
+
+    fn finish(mut self) -> Accumulator {
+        self.flush();
+        self.accumulator
     }
 }
 

@@ -63,7 +63,8 @@ struct Input {
 }
 
 /// Runs `unification` over the current items of its sources and writes the profiles as a new
-/// generation of `Customer` (`CustomerId` then the unified attributes). A source without
+/// generation of `Customer` (`CustomerId` then the unified attributes), stored in the order of
+/// each profile's first record (sources in order, then by primary key). A source without
 /// items or a mapped field missing from a source fails it, naming the field; the previous
 /// `Customer` stays.
 pub fn unify(
