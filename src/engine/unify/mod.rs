@@ -2,16 +2,18 @@
 //! `Customer` entity of profiles, and activity items learn their `CustomerId`. Reads and
 //! writes entities through the item store only; no HTTP, no sled.
 //!
-//! - [`definition`]: `SetUnification`'s shape and its checked form, errors naming the field.
-//! - [`normalize`]: the normalizations of match conditions.
-//! - [`compute`]: matching (hash buckets per rule, union-find), merging, the `Customer` entity.
-//! - [`activity`]: the map from a customer record to its profile, and the `CustomerId` column
+//! - `definition`: `SetUnification`'s shape and its checked form, errors naming the field.
+//! - `normalize`: the normalizations of match conditions.
+//! - `compute`: matching (hash buckets per rule, union-find), merging, the `Customer` entity.
+//! - `activity`: the map from a customer record to its profile, and the `CustomerId` column
 //!   of activity sources.
 
 mod activity;
 mod compute;
 mod definition;
 mod normalize;
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;
 
@@ -74,7 +76,7 @@ impl UnifyError {
 }
 
 /// The identifier of a unified profile: 128 bits of the SHA-256 of one member record's data
-/// source id and primary key, the member whose hash is smallest (see [`compute`] for why).
+/// source id and primary key, the member whose hash is smallest (the `compute` module says why).
 /// Written as 32 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CustomerId(u128);
