@@ -1,0 +1,429 @@
+//! Engine benchmark (see BENCHMARKS.md): unification of two generated sources of 500,000
+//! records each with two rules (time and peak resident memory), three measures and three
+//! segments over its result, then each measure and segment over 1,000,000 customers. Run with
+//! `cargo bench --bench engine_unify`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use insights_connector::domain::InstanceId;
+use insights_connector::engine::items::{Entity, EntityName, ItemStore};
+use insights_connector::engine::measures::{
+    CustomerOrdinals, Measure, MeasureDefinition, apply_customer_measures,
+};
+use insights_connector::engine::segments::{Segment, SegmentDefinition};
+use insights_connector::engine::unify::{
+    ActivityLink, Unification, UnificationDefinition, link_activity, unify,
+};
+use insights_connector::engine::{Field, FieldType, Finite, Schema, Value};
+use serde_json::json;
+
+const SOURCE_RECORDS: u64 = 500_000;
+const LINKED_ORDERS: u64 = 1_000_000;
+const CUSTOMERS: u64 = 1_000_000;
+const ORDERS: u64 = 2_000_000;
+const CITIES: [&str; 8] = [
+    "Oslo", "Rome", "Lyon", "Porto", "Gdańsk", "Zürich", "Tromsø", "Köln",
+];
+
+/// splitmix64: the same numbers on every run, no crate needed.
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Resets the peak resident set to the current one (Linux `clear_refs` 5).
+fn reset_peak() {
+    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("could not reset the peak resident set: {error}");
+    }
+}
+
+/// (`VmRSS`, `VmHWM`) in MiB.
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn name(text: &str) -> EntityName {
+    EntityName::parse(text).expect("a valid entity name")
+}
+
+fn text(value: impl Into<String>) -> Value {
+    Value::String(value.into())
+}
+
+fn number(x: f64) -> Value {
+    Value::Number(Finite::new(x).expect("finite"))
+}
+
+fn write(
+    store: &ItemStore,
+    instance: InstanceId,
+    entity: &str,
+    fields: &[(&str, FieldType)],
+    rows: impl Iterator<Item = Vec<Value>>,
+) -> Arc<Entity> {
+    let schema = Schema::new(
+        fields.iter().map(|(n, t)| Field::new(*n, *t)).collect(),
+        fields[0].0,
+    )
+    .expect("a schema");
+    let mut writer = store
+        .write(instance, &name(entity), schema, &[])
+        .expect("a writer");
+    for row in rows {
+        writer.push(&row).expect("a row");
+    }
+    writer.commit().expect("committed")
+}
+
+/// `crm`: people 0..500,000, every 20th a duplicate of the one before (the email in other
+/// letter case and spacing), 60% with a phone. `web`: even keys are crm's people (email in
+/// capitals with spaces), odd keys new people; every third has a phone written another way.
+fn write_sources(store: &ItemStore, instance: InstanceId) {
+    let mut numbers = Numbers(1);
+    write(
+        store,
+        instance,
+        "crm",
+        &[
+            ("id", FieldType::Integer),
+            ("name", FieldType::String),
+            ("email", FieldType::String),
+            ("phone", FieldType::String),
+            ("city", FieldType::String),
+        ],
+        (0..SOURCE_RECORDS).map(|i| {
+            let person = if i % 20 == 19 { i - 1 } else { i };
+            let email = if i % 20 == 19 {
+                format!("  Person{person}@Example.com")
+            } else {
+                format!("person{person}@example.com")
+            };
+            let phone = if numbers.below(10) < 6 {
+                text(format!("+1 555 {person:07}"))
+            } else {
+                Value::Null
+            };
+            vec![
+                Value::Integer(i as i64),
+                text(format!("First{} Last{}", i % 5000, i % 7919)),
+                text(email),
+                phone,
+                text(CITIES[(i % 8) as usize]),
+            ]
+        }),
+    );
+    write(
+        store,
+        instance,
+        "web",
+        &[
+            ("key", FieldType::String),
+            ("mail", FieldType::String),
+            ("tel", FieldType::String),
+            ("country", FieldType::String),
+        ],
+        (0..SOURCE_RECORDS).map(|j| {
+            let person = if j % 2 == 0 { j } else { 1_000_000 + j };
+            let phone = if j % 3 == 0 {
+                text(format!("(555) {person:07}"))
+            } else {
+                Value::Null
+            };
+            vec![
+                text(format!("w{j}")),
+                text(format!(" PERSON{person}@EXAMPLE.COM ")),
+                phone,
+                text(if j % 5 == 0 { "NO" } else { "IT" }),
+            ]
+        }),
+    );
+}
+
+fn measure(body: serde_json::Value) -> Measure {
+    let definition: MeasureDefinition = serde_json::from_value(body).expect("a measure");
+    Measure::parse(&definition).expect("a valid measure")
+}
+
+fn segment(filter: &str) -> Segment {
+    Segment::parse(&SegmentDefinition {
+        name: filter.to_owned(),
+        filter: filter.to_owned(),
+    })
+    .expect("a valid segment")
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+fn report(what: &str, took: Duration, target: Option<Duration>) {
+    let verdict = match target {
+        Some(target) if took <= target => format!(" (target {target:?}: met)"),
+        Some(target) => format!(" (target {target:?}: MISSED)"),
+        None => String::new(),
+    };
+    println!("{what:<60} {:>9.3} s{verdict}", took.as_secs_f64());
+}
+
+/// Three customer measures (one stored as `Spend`, `OrderCount`, `MaxOrder`), applied in one
+/// generation, one business measure, and three segments, each timed.
+fn measures_and_segments(
+    store: &ItemStore,
+    members: &ItemStore,
+    instance: InstanceId,
+    orders: &Entity,
+    customers: &Entity,
+    segments: &[&str],
+) {
+    let two = Some(Duration::from_secs(2));
+    let (ordinals, took) = timed(|| CustomerOrdinals::read(customers).expect("ordinals"));
+    report(
+        "  read customer ordinals (once for all measures)",
+        took,
+        two,
+    );
+    let per_customer = [
+        measure(
+            json!({"name": "Order count", "entity": orders.name().as_str(), "aggregate": "count",
+            "per": "customer", "attribute": "OrderCount"}),
+        ),
+        measure(
+            json!({"name": "Spend", "entity": orders.name().as_str(), "aggregate": "sum",
+            "field": "amount", "filter": "status eq 'paid'", "per": "customer", "attribute": "Spend"}),
+        ),
+        measure(
+            json!({"name": "Largest order", "entity": orders.name().as_str(), "aggregate": "max",
+            "field": "amount", "per": "customer", "attribute": "MaxOrder"}),
+        ),
+    ];
+    let mut columns = Vec::new();
+    for m in &per_customer {
+        let (column, took) = timed(|| m.compute_per_customer(orders, &ordinals).expect("computed"));
+        report(&format!("  customer measure {}", m.name()), took, two);
+        columns.push(column);
+    }
+    let (measured, took) =
+        timed(|| apply_customer_measures(store, instance, customers, &columns).expect("applied"));
+    report(
+        "  store the 3 customer measures as Customer attributes",
+        took,
+        two,
+    );
+    drop(columns);
+    let business = measure(
+        json!({"name": "Average paid order", "entity": orders.name().as_str(),
+        "aggregate": "average", "field": "amount", "filter": "status eq 'paid'"}),
+    );
+    let (value, took) = timed(|| business.compute(orders).expect("computed"));
+    report(
+        &format!("  business measure {} = {value:?}", business.name()),
+        took,
+        two,
+    );
+    let distinct = measure(json!({"name": "Buyers", "entity": orders.name().as_str(),
+        "aggregate": "countDistinct", "field": "CustomerId"}));
+    let (value, took) = timed(|| distinct.compute(orders).expect("computed"));
+    report(
+        &format!("  business measure {} = {value:?}", distinct.name()),
+        took,
+        two,
+    );
+    for (n, filter) in segments.iter().enumerate() {
+        let s = segment(filter);
+        let (count, took) = timed(|| s.count(&measured).expect("counted"));
+        report(&format!("  segment count  {filter} = {count}"), took, two);
+        let id = name(&format!("segment-{n}"));
+        let (entity, took) = timed(|| {
+            s.evaluate(&measured, members, instance, &id)
+                .expect("evaluated")
+        });
+        report(
+            &format!("  segment members written ({})", entity.item_count()),
+            took,
+            two,
+        );
+    }
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = ItemStore::open(dir.path().join("items")).expect("the item store");
+    let members = ItemStore::open(dir.path().join("segments")).expect("the segment store");
+    let instance = InstanceId::new();
+
+    println!("== unification: 2 sources x {SOURCE_RECORDS} records, 2 rules");
+    let (_, took) = timed(|| write_sources(&store, instance));
+    report("write the two sources (setup, not measured)", took, None);
+    let definition: UnificationDefinition = serde_json::from_value(json!({
+        "sources": [
+            {"dataSourceId": "crm", "attributes": {"Name": "name", "Email": "email", "Phone": "phone", "City": "city"}},
+            {"dataSourceId": "web", "attributes": {"Email": "mail", "Phone": "tel", "Country": "country"}}
+        ],
+        "rules": [
+            {"name": "email", "conditions": [{"attribute": "Email", "normalize": ["trim", "lowercase"]}]},
+            {"name": "phone", "conditions": [{"attribute": "Phone", "normalize": ["digits"]}]}
+        ]
+    }))
+    .expect("a unification");
+    let unification = Unification::parse(&definition).expect("valid");
+    let (before, _) = memory_mib();
+    reset_peak();
+    let (unified, took) = timed(|| unify(&store, instance, &unification).expect("unified"));
+    let (after, peak) = memory_mib();
+    report(
+        "unify (read, match, merge, write Customer)",
+        took,
+        Some(Duration::from_secs(10)),
+    );
+    println!(
+        "  records {}, profiles {}; resident before {before:.0} MiB, peak {peak:.0} MiB (target 1024 MiB: {}), after {after:.0} MiB",
+        unified.counts.source_record_count,
+        unified.counts.unified_profile_count,
+        if peak <= 1024.0 { "met" } else { "MISSED" }
+    );
+
+    let mut numbers = Numbers(2);
+    write(
+        &store,
+        instance,
+        "orders",
+        &[
+            ("order", FieldType::Integer),
+            ("customer", FieldType::Integer),
+            ("amount", FieldType::Number),
+            ("status", FieldType::String),
+        ],
+        (0..LINKED_ORDERS).map(|n| {
+            vec![
+                Value::Integer(n as i64),
+                Value::Integer(numbers.below(SOURCE_RECORDS + SOURCE_RECORDS / 10) as i64),
+                number(numbers.below(100_000) as f64 / 100.0),
+                text(if numbers.below(4) == 0 {
+                    "open"
+                } else {
+                    "paid"
+                }),
+            ]
+        }),
+    );
+    let link = ActivityLink {
+        customer_source: name("crm"),
+        field: "customer".to_owned(),
+    };
+    let (orders, took) = timed(|| {
+        link_activity(&store, instance, &name("orders"), &link, &unified.index).expect("linked")
+    });
+    report(
+        &format!("link {LINKED_ORDERS} orders (CustomerId column)"),
+        took,
+        None,
+    );
+    drop(unified);
+    println!("== measures and segments over the unified customers");
+    let customers = store
+        .entity(instance, &name("Customer"))
+        .expect("read")
+        .expect("written");
+    measures_and_segments(
+        &store,
+        &members,
+        instance,
+        &orders,
+        &customers,
+        &[
+            "Spend gt 500",
+            "OrderCount eq 0",
+            "City eq 'Oslo' and Spend ge 100",
+        ],
+    );
+
+    println!("== measures and segments over {CUSTOMERS} customers, {ORDERS} orders");
+    let big = InstanceId::new();
+    let mut numbers = Numbers(3);
+    let customers = write(
+        &store,
+        big,
+        "Customer",
+        &[
+            ("CustomerId", FieldType::String),
+            ("Name", FieldType::String),
+            ("City", FieldType::String),
+            ("Age", FieldType::Integer),
+        ],
+        (0..CUSTOMERS).map(|n| {
+            vec![
+                text(format!(
+                    "{:032x}",
+                    u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                )),
+                text(format!("First{} Last{}", n % 5000, n % 7919)),
+                text(CITIES[numbers.below(8) as usize]),
+                Value::Integer(18 + numbers.below(70) as i64),
+            ]
+        }),
+    );
+    let mut ids = Vec::with_capacity(CUSTOMERS as usize);
+    customers
+        .scan(None, |row| {
+            if let Some(Value::String(id)) = row.first().map(|v| v.to_owned_value()) {
+                ids.push(id);
+            }
+        })
+        .expect("ids");
+    let orders = write(
+        &store,
+        big,
+        "orders",
+        &[
+            ("order", FieldType::Integer),
+            ("CustomerId", FieldType::String),
+            ("amount", FieldType::Number),
+            ("status", FieldType::String),
+        ],
+        (0..ORDERS).map(|n| {
+            vec![
+                Value::Integer(n as i64),
+                text(ids[numbers.below(CUSTOMERS) as usize].clone()),
+                number(numbers.below(100_000) as f64 / 100.0),
+                text(if numbers.below(4) == 0 {
+                    "open"
+                } else {
+                    "paid"
+                }),
+            ]
+        }),
+    );
+    drop(ids);
+    measures_and_segments(
+        &store,
+        &members,
+        big,
+        &orders,
+        &customers,
+        &["Spend gt 1000", "City eq 'Oslo' and Age lt 30", "Age ge 0"],
+    );
+}
