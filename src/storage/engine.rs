@@ -24,7 +24,7 @@ pub const REFRESHES_KEPT: usize = 1000;
 pub enum Defined {
     Created(DataSource),
     Replaced(DataSource),
-    /// `customer.dataSourceId` names no data source of the instance: nothing was stored.
+    /// `customer.dataSourceId` names no other data source of the instance: nothing was stored.
     UnknownCustomerSource,
 }
 
@@ -41,7 +41,8 @@ impl Store {
         self.write(move |db| {
             if let Some(customer) = &definition.customer {
                 let key = keys::data_source(instance, &customer.data_source_id);
-                if db.get(T::InstanceDatasourceidDatasource, &key)?.is_none() {
+                let itself = customer.data_source_id == id;
+                if itself || db.get(T::InstanceDatasourceidDatasource, &key)?.is_none() {
                     return Ok(Defined::UnknownCustomerSource);
                 }
             }

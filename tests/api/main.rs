@@ -14,6 +14,8 @@ mod connector;
 mod crash;
 mod deliveries;
 mod disk_full;
+mod engine;
+mod engine_inputs;
 mod helpers;
 mod identity;
 mod logs;
