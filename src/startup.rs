@@ -212,7 +212,7 @@ impl Application {
             let _ = std::fs::remove_file(path);
         }
         // Refreshes stop first: one that ends now still has its report delivered.
-        self.state.runner.shutdown(SHUTDOWN_GRACE).await;
+        self.state.runner.shutdown().await;
         self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
         // Everything acknowledged is durable already; closing waits until the data dir is
         // released, so that the next start (or a test's) can open it at once.

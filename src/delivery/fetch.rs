@@ -59,6 +59,7 @@ impl FetchError {
 pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
+    allow_private: bool,
 }
 
 impl Fetcher {
@@ -75,7 +76,11 @@ impl Fetcher {
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .build()?;
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            timeout,
+            allow_private,
+        })
     }
 
     /// Streams the body of `url` into `file`, refusing it past `limit` bytes; answers the
@@ -87,6 +92,13 @@ impl Fetcher {
         file: &mut tokio::fs::File,
         limit: u64,
     ) -> Result<u64, FetchError> {
+        // A literal address never reaches the resolver: it is judged here, as the setting
+        // says now (it may have changed since the source was defined).
+        if let Err(guard::GuardError::NonPublic(_)) =
+            guard::check_url(url, self.allow_private).await
+        {
+            return Err(FetchError::NotAllowed);
+        }
         let mut response = self
             .client
             .get(url.clone())
@@ -124,6 +136,31 @@ impl Fetcher {
             FetchError::Timeout(self.timeout)
         } else {
             FetchError::Unreachable(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn private_addresses_are_refused_whether_literal_or_resolved() {
+        let fetcher = Fetcher::new(false, Duration::from_secs(5)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            "http://127.0.0.1:9/a.csv",
+            "http://[::1]:9/a.csv",
+            "http://localhost:9/a.csv",
+        ] {
+            let mut file = tokio::fs::File::create(dir.path().join("a")).await.unwrap();
+            let url = Url::parse(url).unwrap();
+            let refused = fetcher.download(&url, &mut file, 100).await;
+            assert!(
+                matches!(refused, Err(FetchError::NotAllowed)),
+                "{url}: {refused:?}"
+            );
+            assert_eq!(refused.unwrap_err().code(), "source_address_not_allowed");
         }
     }
 }

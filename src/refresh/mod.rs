@@ -325,15 +325,13 @@ impl Runner {
         }
     }
 
-    /// Stops: ingests in progress end at their next read and their records stay running (the
-    /// next start marks them interrupted); waits up to `grace` for the tasks to end.
-    pub async fn shutdown(&self, grace: Duration) {
+    /// Stops: refreshes in progress are cut off (an ingest at its next read, a download at
+    /// once) and their records stay running, so the next start marks them interrupted. Every
+    /// step of a refresh is a durable write, so cutting one off between two loses nothing.
+    pub async fn shutdown(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
-        let ended =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if ended.is_err() {
-            tracing::warn!("refreshes did not stop in time");
-        }
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
 }

@@ -390,3 +390,61 @@ async fn one_refresh_runs_at_a_time_per_instance() {
         "succeeded"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_cut_off_by_a_stop_is_failed_interrupted_after_the_restart() {
+    let app = spawn_app().await;
+    let mut receiver = Receiver::start().await;
+    let mut source = Receiver::start_gated().await;
+    let instance = app.create_instance("restart").await;
+    let url = format!("{}/crm.csv", source.url);
+    define(
+        &app,
+        &instance,
+        "crm",
+        json!({"name": "CRM", "format": "csv", "primaryKey": "ContactId", "source": {"kind": "url", "url": url}}),
+    )
+    .await;
+    app.subscribe(
+        &instance,
+        "data-source-refresh-failed",
+        &json!({"notificationUrl": receiver.callback("failed")}),
+    )
+    .await;
+    let started: Value = app
+        .post(
+            &format!("/api/v1/instances/{instance}/data-sources/crm/refresh"),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    source.next().await;
+    let dir = app.stop().await;
+
+    let app = crate::helpers::spawn_app_builder()
+        .data_dir(dir)
+        .spawn()
+        .await;
+    app.drain().await;
+    let refresh_id = started["refreshId"].as_str().unwrap();
+    let cut: Value = app
+        .get(&format!(
+            "/api/v1/instances/{instance}/refreshes/{refresh_id}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cut["status"], "failed");
+    assert_eq!(cut["errorCode"], "interrupted");
+    let callback = receiver.next().await.body;
+    assert_eq!(callback["refreshId"], refresh_id);
+    assert_eq!(callback["errorCode"], "interrupted");
+    assert_eq!(callback["dataSourceName"], "CRM");
+    // The lock went with it.
+    define(&app, &instance, "crm", upload_source("CRM")).await;
+    upload(&app, &instance, "crm", "text/csv", CONTACTS).await;
+    assert_eq!(refresh(&app, &instance, "crm").await["status"], "succeeded");
+}

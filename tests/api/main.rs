@@ -15,6 +15,7 @@ mod crash;
 mod deliveries;
 mod disk_full;
 mod engine;
+mod engine_crash;
 mod engine_inputs;
 mod helpers;
 mod identity;
