@@ -355,6 +355,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The manual clock starts at `at` instead of now (data written at a known time).
+    pub fn clock_starting_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.manual = Some(ManualClock::starting_at(at));
+        self
+    }
+
     /// File data sources read from `dir` (`INSIGHTS_IMPORT_DIR`).
     pub fn import_dir(mut self, dir: &std::path::Path) -> Self {
         self.import_dir = Some(dir.to_path_buf());

@@ -31,8 +31,29 @@ async fn first_release_app() -> (TestApp, Value, Value) {
         serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURE}/{name}")).unwrap())
             .unwrap()
     };
-    let app = spawn_app_builder().data_dir(Arc::new(dir)).spawn().await;
-    (app, read("manifest.json"), read("records.json"))
+    let manifest = read("manifest.json");
+    // The clock reads as when the fixture was written: its pending delivery is not due yet
+    // and its idempotency key is still kept, whatever day the test runs.
+    let written = manifest["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["attempts"].as_array().unwrap())
+        .map(|a| {
+            a["at"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let app = spawn_app_builder()
+        .data_dir(Arc::new(dir))
+        .clock_starting_at(written)
+        .spawn()
+        .await;
+    (app, manifest, read("records.json"))
 }
 
 #[tokio::test]
