@@ -160,6 +160,8 @@ async fn main() {
         // The benchmark measures delivery, not the per-tenant limits.
         rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
         report_rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
+        import_dir: None,
+        upload_limit: 100 << 20,
         quotas: Default::default(),
     };
     let app = Application::build(&settings).await.expect("app");

@@ -10,8 +10,10 @@ use clap::builder::BoolishValueParser;
 use url::Url;
 
 mod durations;
+mod sizes;
 
 pub use durations::{duration_setting, parse_duration, parse_duration_within, show_duration};
+pub use sizes::{MAX_UPLOAD_LIMIT, parse_size_within};
 
 const DAY: u64 = 86_400;
 /// Longest delay between two delivery attempts (each entry of `INSIGHTS_RETRY_SCHEDULE`).
@@ -169,8 +171,22 @@ pub struct Settings {
           value_parser = named("INSIGHTS_REPORT_RATE_LIMIT", parse_rate_limit))]
     pub report_rate_limit: RateLimit,
 
+    /// The only directory `file` data sources may read from; unset refuses file sources.
+    #[arg(long, env = "INSIGHTS_IMPORT_DIR")]
+    pub import_dir: Option<PathBuf>,
+
+    /// The largest data source upload (`100MiB`, `512KiB`, `2GiB`); also the largest download
+    /// of a `url` data source.
+    #[arg(long, env = "INSIGHTS_UPLOAD_LIMIT", default_value = "100MiB",
+          value_parser = named("INSIGHTS_UPLOAD_LIMIT", parse_upload_limit))]
+    pub upload_limit: u64,
+
     #[command(flatten)]
     pub quotas: Quotas,
+}
+
+fn parse_upload_limit(raw: &str) -> Result<u64, String> {
+    parse_size_within(raw, MAX_UPLOAD_LIMIT)
 }
 
 /// What one tenant may keep stored.

@@ -6,8 +6,10 @@
 //! - [`storage`]: the sled database, the only module that imports sled.
 //! - [`engine`]: the built-in insights engine (values, filters, ingest, item store); pure of
 //!   HTTP and sled, it keeps entities' items in its own files.
-//! - [`delivery`]: callbacks over HTTP; with `http::jwks` (fetching token signing keys), the
-//!   only modules that import reqwest.
+//! - [`refresh`]: the engine's background refreshes: sources (uploads, the import directory,
+//!   URLs) into the item store, ending in a report like a reported refresh.
+//! - [`delivery`]: callbacks over HTTP and downloads of `url` data sources; with `http::jwks`
+//!   (fetching token signing keys), the only modules that import reqwest.
 //! - [`http`]: the actix surface: handlers, wire types, auth, errors, and the one list of
 //!   operations from which both the router and the OpenAPI document are built.
 //! - [`openapi`]: the document's frame and the modifiers that complete it, and the Swagger 2.0
@@ -24,6 +26,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod openapi;
+pub mod refresh;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

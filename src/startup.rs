@@ -17,10 +17,13 @@ use crate::config::Settings;
 use crate::delivery::{DeliverySettings, Dispatcher, Mode};
 use crate::http::{self, AppState, Authenticator, RateLimiter, RateLimits};
 use crate::openapi::connector::ConnectorSettings;
+use crate::refresh::{Runner, RunnerSettings};
 use crate::storage::Store;
 
 /// How long shutdown waits for requests and deliveries in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How long downloading a `url` data source may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a deployment never changes but tests do: the clock, the jitter of retries, and
 /// whether deliveries run by themselves.
@@ -81,6 +84,25 @@ impl Application {
             controls.jitter,
             controls.delivery,
         )?);
+        let runner = Arc::new(Runner::open(
+            &RunnerSettings {
+                data_dir: settings.data_dir.clone(),
+                import_dir: settings.import_dir.clone(),
+                upload_limit: settings.upload_limit,
+                allow_private: settings.callback_allow_private,
+                download_timeout: DOWNLOAD_TIMEOUT,
+            },
+            Arc::clone(&store),
+            Arc::clone(&dispatcher),
+            Arc::clone(&controls.clock),
+        )?);
+        let interrupted = runner.recover().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "refreshes cut off by the last stop are marked failed"
+            );
+        }
         let auth = Authenticator::from_settings(settings, Arc::clone(&store))?;
         let connector = ConnectorSettings {
             public_url: public_url.to_string(),
@@ -91,6 +113,7 @@ impl Application {
             unsubscribe_key: store.unsubscribe_key().await?,
             store,
             dispatcher,
+            runner,
             auth,
             public_url,
             connector,
@@ -152,6 +175,11 @@ impl Application {
         Arc::clone(&self.state.dispatcher)
     }
 
+    /// The refresh runner, to follow refreshes from tests.
+    pub fn runner(&self) -> Arc<Runner> {
+        Arc::clone(&self.state.runner)
+    }
+
     /// The store, to inspect it from tests.
     pub fn store(&self) -> Arc<Store> {
         Arc::clone(&self.state.store)
@@ -183,6 +211,8 @@ impl Application {
             let _ = task.await;
             let _ = std::fs::remove_file(path);
         }
+        // Refreshes stop first: one that ends now still has its report delivered.
+        self.state.runner.shutdown().await;
         self.state.dispatcher.shutdown(SHUTDOWN_GRACE).await;
         // Everything acknowledged is durable already; closing waits until the data dir is
         // released, so that the next start (or a test's) can open it at once.

@@ -1,7 +1,9 @@
-//! The SSRF guard: callbacks must not reach loopback, private or metadata addresses unless
+//! The SSRF guard: callbacks (and `url` data sources) must not reach loopback, private or metadata addresses unless
 //! the operator allows private callbacks.
 
 use std::net::IpAddr;
+
+use url::{Host, Url};
 
 use crate::domain::CallbackUrl;
 use crate::domain::callback_url::is_non_public;
@@ -17,17 +19,31 @@ pub enum GuardError {
 /// Checks the host of `url`: a literal address directly, a name by resolving it (every
 /// address it resolves to must be public).
 pub async fn check(url: &CallbackUrl, allow_private: bool) -> Result<(), GuardError> {
+    check_url(url.as_url(), allow_private).await
+}
+
+/// [`check`] for any http(s) URL, such as a `url` data source's.
+pub async fn check_url(url: &Url, allow_private: bool) -> Result<(), GuardError> {
     if allow_private {
         return Ok(());
     }
-    if let Some(ip) = url.literal_ip() {
+    let literal = match url.host() {
+        None => return Err(GuardError::Unresolvable),
+        Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(Host::Domain(_)) => None,
+    };
+    if let Some(ip) = literal {
         return if is_non_public(ip) {
             Err(GuardError::NonPublic(ip))
         } else {
             Ok(())
         };
     }
-    let target = (url.host_str(), url.port_or_default());
+    let target = (
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(443),
+    );
     let addrs: Vec<_> = tokio::net::lookup_host(target)
         .await
         .map_err(|_| GuardError::Unresolvable)?

@@ -1,4 +1,5 @@
-//! The only module that imports reqwest: delivers the outbox. Each accepted event's deliveries
+//! The only module that imports reqwest: delivers the outbox (and, in `fetch`, downloads
+//! `url` data sources through the same address guard). Each accepted event's deliveries
 //! are on disk before the 202 (see `storage`); this module attempts them, retries on the
 //! configured schedule, and records every attempt. The rules of what an answer does are
 //! `DeliveryState::record`'s; the in-memory scheduler is rebuilt from disk at every start.
@@ -8,6 +9,7 @@
 //! the held results are recorded as soon as storage works again: a callback is never re-sent
 //! only because its result could not be written.
 
+pub mod fetch;
 pub mod guard;
 pub mod metrics;
 mod scheduler;

@@ -81,6 +81,18 @@ impl DeliveryId {
     }
 }
 
+uuid_id!(
+    /// A refresh run by the engine: a data source refresh or a full refresh.
+    RefreshId
+);
+
+impl RefreshId {
+    /// A time-ordered (v7) id: an instance's refreshes list newest first by their keys.
+    pub fn new_ordered() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
 impl EventId {
     /// A time-ordered (v7) id: events list in the order they happened.
     pub fn new_ordered() -> Self {

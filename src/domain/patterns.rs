@@ -15,6 +15,10 @@ pub const NAME_MAX_CHARS: usize = 100;
 /// The longest `notificationUrl` accepted, in bytes (its characters are all ASCII). Parsing may
 /// add the `/` of an empty path, so a stored callback URL may be one byte longer.
 pub const CALLBACK_URL_MAX_BYTES: usize = 4095;
+/// The longest path of a `file` data source under the import directory, in characters.
+pub const IMPORT_PATH_MAX_CHARS: usize = 1024;
+/// The longest field name a definition names (a primary key, a customer field), in characters.
+pub const FIELD_NAME_MAX_CHARS: usize = 200;
 /// The longest `Idempotency-Key`, in bytes (its characters are all ASCII).
 pub const IDEMPOTENCY_KEY_MAX_BYTES: usize = 255;
 /// The longest tenant id, in bytes.
@@ -36,7 +40,9 @@ pub fn documented(name: &str) -> Option<Documented> {
     let (max_length, pattern) = match name {
         "dataSourceId" | "segmentId" | "measureId" => (ITEM_ID_MAX_CHARS, ITEM_ID),
         "name" => (NAME_MAX_CHARS, NAME),
-        "notificationUrl" => (CALLBACK_URL_MAX_BYTES, CALLBACK_URL),
+        "notificationUrl" | "url" => (CALLBACK_URL_MAX_BYTES, CALLBACK_URL),
+        "path" => (IMPORT_PATH_MAX_CHARS, IMPORT_PATH),
+        "primaryKey" | "field" => (FIELD_NAME_MAX_CHARS, FIELD_NAME),
         "Idempotency-Key" => (IDEMPOTENCY_KEY_MAX_BYTES, IDEMPOTENCY_KEY),
         _ => return None,
     };
@@ -68,6 +74,18 @@ pub const CALLBACK_URL: &str = concat!(
     r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$",
 );
 
+/// A relative path of a `file` data source: segments separated by single `/`, none of them
+/// `..`, no leading `/`, no control characters. Written without look-around, which not every
+/// regex dialect has: a segment is `.`, or starts with a character other than `.`, or with one
+/// `.` and then another character, or with `..` and at least one more.
+pub const IMPORT_PATH: &str = concat!(
+    r"^(\.|[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)",
+    r"(/(\.|[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.[^./\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+))*$",
+);
+
+/// A field name a definition names: any characters but NUL.
+pub const FIELD_NAME: &str = r"^[^\x00]+$";
+
 /// Idempotency keys: visible ASCII characters or spaces.
 pub const IDEMPOTENCY_KEY: &str = r"^[ -~]+$";
 
@@ -82,6 +100,8 @@ fn compile(pattern: &str) -> Option<Regex> {
 static ITEM_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(ITEM_ID));
 static NAME_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(NAME));
 static CALLBACK_URL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(CALLBACK_URL));
+static IMPORT_PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(IMPORT_PATH));
+static FIELD_NAME_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(FIELD_NAME));
 static IDEMPOTENCY_KEY_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(IDEMPOTENCY_KEY));
 static REQUEST_ID_RE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(REQUEST_ID));
 
@@ -101,6 +121,14 @@ pub fn is_callback_url(text: &str) -> bool {
     is_match(&CALLBACK_URL_RE, text)
 }
 
+pub fn is_import_path(text: &str) -> bool {
+    text.chars().count() <= IMPORT_PATH_MAX_CHARS && is_match(&IMPORT_PATH_RE, text)
+}
+
+pub fn is_field_name(text: &str) -> bool {
+    text.chars().count() <= FIELD_NAME_MAX_CHARS && is_match(&FIELD_NAME_RE, text)
+}
+
 pub fn is_idempotency_key(text: &str) -> bool {
     text.len() <= IDEMPOTENCY_KEY_MAX_BYTES && is_match(&IDEMPOTENCY_KEY_RE, text)
 }
@@ -115,7 +143,15 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [ITEM_ID, NAME, CALLBACK_URL, IDEMPOTENCY_KEY, REQUEST_ID] {
+        for pattern in [
+            ITEM_ID,
+            NAME,
+            CALLBACK_URL,
+            IMPORT_PATH,
+            FIELD_NAME,
+            IDEMPOTENCY_KEY,
+            REQUEST_ID,
+        ] {
             assert!(compile(pattern).is_some(), "{pattern}");
         }
     }
@@ -151,6 +187,39 @@ mod tests {
         ];
         for (url, why) in refused {
             assert!(!is_callback_url(url), "{url} must be refused: {why}");
+        }
+    }
+
+    #[test]
+    fn import_paths_table() {
+        for path in [
+            "orders.csv",
+            "in/2024/orders.jsonl",
+            "./a",
+            "a/./b",
+            ".hidden",
+            "...",
+            "..x",
+            "a b/é.csv",
+        ] {
+            assert!(is_import_path(path), "{path:?} must be accepted");
+        }
+        let long = "x".repeat(IMPORT_PATH_MAX_CHARS + 1);
+        let refused = [
+            ("", "empty"),
+            ("/etc/passwd", "absolute"),
+            ("..", "the parent"),
+            ("../x", "leads out"),
+            ("a/../../x", "leads out through a segment"),
+            ("a/..", "ends in the parent"),
+            ("a//b", "an empty segment"),
+            ("a/", "a trailing slash names a directory"),
+            ("a\nb", "a control character"),
+            ("a\u{0}b", "NUL"),
+            (long.as_str(), "too long"),
+        ];
+        for (path, why) in refused {
+            assert!(!is_import_path(path), "{path:?} must be refused: {why}");
         }
     }
 

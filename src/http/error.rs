@@ -58,6 +58,16 @@ error_codes! {
     InvalidQuery = BAD_REQUEST, "invalid_query";
     /// The `Idempotency-Key` header breaks its rule.
     InvalidIdempotencyKey = BAD_REQUEST, "invalid_idempotency_key";
+    /// `$filter` is not valid OData of the supported subset; the message names the position.
+    FilterSyntaxError = BAD_REQUEST, "filter_syntax_error";
+    /// `$filter`, `$select` or `$orderby` names a field the entity does not have.
+    UnknownField = BAD_REQUEST, "unknown_field";
+    /// `$filter` compares or applies a function to values of types that do not fit.
+    FilterTypeMismatch = BAD_REQUEST, "filter_type_mismatch";
+    /// `$select` is not a comma-separated list of field names.
+    InvalidSelect = BAD_REQUEST, "invalid_select";
+    /// `$orderby` is not a comma-separated list of `field [asc|desc]`.
+    InvalidOrderby = BAD_REQUEST, "invalid_orderby";
     /// A request actix refused before any handler, for another reason.
     BadRequest = BAD_REQUEST, "bad_request";
     /// No credentials, or bad ones.
@@ -72,6 +82,10 @@ error_codes! {
     IdempotencyKeyReused = CONFLICT, "idempotency_key_reused";
     /// The tenant holds as many instances, subscriptions or idempotency keys as it may.
     QuotaExceeded = CONFLICT, "quota_exceeded";
+    /// The instance runs another refresh; one runs at a time.
+    RefreshInProgress = CONFLICT, "refresh_in_progress";
+    /// Content was uploaded to a data source that does not read uploads.
+    NotAnUploadSource = CONFLICT, "not_an_upload_source";
     /// The body is larger than the service accepts.
     PayloadTooLarge = PAYLOAD_TOO_LARGE, "payload_too_large";
     /// The body is not of a content type the operation reads.
@@ -253,6 +267,12 @@ impl From<StorageError> for ApiError {
             StorageError::IdempotencyConflict => Self::new(
                 ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was already used for a different report; use a new key for a new report.",
+            ),
+            StorageError::RefreshInProgress { running } => Self::new(
+                ErrorCode::RefreshInProgress,
+                format!(
+                    "The instance is running refresh {running}; one refresh runs at a time, try again when it has finished."
+                ),
             ),
             StorageError::Locked { .. } => Self::new(ErrorCode::Unavailable, err.to_string()),
             StorageError::Quota { what, limit } => Self::new(

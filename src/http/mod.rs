@@ -6,7 +6,9 @@ pub mod auth;
 pub mod catalog;
 pub mod connector;
 pub mod credentials;
+pub mod data_sources;
 pub mod deliveries;
+pub mod entities;
 pub mod error;
 pub mod health;
 pub mod instances;
@@ -14,6 +16,7 @@ pub mod jwks;
 pub mod metrics;
 pub mod params;
 pub mod rate_limit;
+pub mod refreshes;
 pub mod reports;
 pub mod request_id;
 pub mod routes;
@@ -40,6 +43,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub store: Arc<Store>,
     pub dispatcher: Arc<Dispatcher>,
+    /// Runs the engine's refreshes and holds its item store.
+    pub runner: Arc<crate::refresh::Runner>,
     pub auth: Authenticator,
     /// Base of the absolute URLs the service hands out (`Location`), without a trailing `/`.
     pub public_url: Url,

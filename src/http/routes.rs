@@ -16,8 +16,8 @@ use super::error::{self, ErrorBody};
 use super::reports::ReportAccepted;
 use super::subscriptions::SubscriptionResponse;
 use super::{
-    ApiError, MAX_BODY_BYTES, catalog, connector, deliveries, health, instances, metrics, reports,
-    subscriptions, triggers,
+    ApiError, MAX_BODY_BYTES, catalog, connector, data_sources, deliveries, entities, health,
+    instances, metrics, refreshes, reports, subscriptions, triggers,
 };
 use crate::openapi;
 
@@ -37,6 +37,15 @@ fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(catalog::get_segment)
         .service(catalog::list_measures)
         .service(catalog::get_measure)
+        .service(data_sources::set_data_source)
+        .service(data_sources::upload_data_source_content)
+        .service(refreshes::refresh_data_source)
+        .service(refreshes::list_refreshes)
+        .service(refreshes::get_refresh)
+        .service(entities::get_entities)
+        .service(entities::get_items)
+        .service(entities::get_item)
+        .service(entities::get_entity_schema)
         .service(scope("/api/v1/instances/{instanceId}/reports").configure(reports::operations))
         .service(health::healthz)
         .service(health::readyz)
@@ -65,6 +74,7 @@ pub fn document() -> OpenApi {
     for (name, schema) in by_reference {
         components.schemas.insert(name, schema);
     }
+    data_sources::close_source_alternatives(&mut document);
     openapi::complete(&mut document);
     document
 }

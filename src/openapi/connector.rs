@@ -36,6 +36,11 @@ const IMPORTANT: &[&str] = &[
     "name",
     "id",
     "deliveryId",
+    "entityName",
+    "itemId",
+    "refreshId",
+    "rowCount",
+    "errorCode",
 ];
 /// Fields few flows need: tucked under "advanced".
 const ADVANCED: &[&str] = &[
@@ -43,7 +48,6 @@ const ADVANCED: &[&str] = &[
     "eventId",
     "eventType",
     "occurredAt",
-    "refreshId",
     "runId",
     "createdAt",
     "updatedAt",
@@ -52,6 +56,10 @@ const ADVANCED: &[&str] = &[
     "trigger",
     "notificationUrl",
     "$top",
+    "$skip",
+    "$filter",
+    "$select",
+    "$orderby",
     "after",
 ];
 /// Fields nobody fills in: the unsubscribe secret travels in the `Location` URL Power Automate
@@ -65,6 +73,15 @@ const DROPDOWNS: &[Dropdown<'static>] = &[
     dropdown("dataSourceId", "ListDataSources", &["instanceId"]),
     dropdown("segmentId", "ListSegments", &["instanceId"]),
     dropdown("measureId", "ListMeasures", &["instanceId"]),
+    // Entities are named, not numbered: the name is the value and the title.
+    Dropdown {
+        field: "entityName",
+        operation_id: "GetEntities",
+        parameters: &["instanceId"],
+        collection: "value",
+        value_path: "name",
+        title_path: "name",
+    },
 ];
 
 const fn dropdown(
@@ -83,10 +100,16 @@ const fn dropdown(
 }
 
 /// Lists that answer a page and a `nextLink` to the next one.
-const PAGEABLE: &[Pageable<'static>] = &[Pageable {
-    operation_id: "ListDeliveries",
-    next_link: "nextLink",
-}];
+const PAGEABLE: &[Pageable<'static>] = &[
+    Pageable {
+        operation_id: "ListDeliveries",
+        next_link: "nextLink",
+    },
+    Pageable {
+        operation_id: "GetItems",
+        next_link: "nextLink",
+    },
+];
 
 /// A cheap call every valid credential may make: a wrong key fails when the connection is
 /// created, not in a flow's first run.

@@ -21,8 +21,8 @@ use crate::domain::patterns::documented;
 use crate::domain::{CallbackPayload, TriggerKind};
 
 /// Tags of the operations that stay out of the connector definition: data platforms and
-/// operators call them, flows do not.
-pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Operations"];
+/// operators call them (reports, engine definitions and uploads, probes), flows do not.
+pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Engine", "Operations"];
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,9 @@ pub const NOT_IN_CONNECTOR: &[&str] = &["Reports", "Operations"];
         (name = "Triggers", description = "Webhook subscriptions that run flows."),
         (name = "Subscriptions", description = "Inspecting and removing trigger subscriptions."),
         (name = "Catalog", description = "Data sources, segments and measures."),
+        (name = "Refreshes", description = "Data source refreshes run by the built-in engine."),
+        (name = "Entities", description = "The built-in engine's entities and their items."),
+        (name = "Engine", description = "Definitions of the built-in engine: data sources and their uploads."),
         (name = "Reports", description = "Data platforms report what happened (platform role)."),
         (name = "Deliveries", description = "Callback deliveries, their attempts, and replay."),
         (name = "Operations", description = "Probes and metrics for operators."),
@@ -211,35 +214,37 @@ fn constrain(schema: &mut RefOr<Schema>, name: &str) {
         .get_or_insert_with(|| rule.pattern.to_owned());
 }
 
-/// Declares the length and pattern limits the handlers enforce on ids, names, callback URLs
-/// and idempotency keys (`domain::patterns::documented`), wherever such a field appears.
+/// Declares the length and pattern limits the handlers enforce on ids, names, callback URLs,
+/// paths, field names and idempotency keys (`domain::patterns::documented`), wherever such a
+/// field appears in a request: in a body at any depth (through references and alternatives)
+/// and in parameters.
 struct Constraints;
 
 impl Modify for Constraints {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         // Only requests: what the service answers (names a platform reported, say) is data,
         // not input it checks.
-        let mut requests = Vec::new();
+        let mut pending = Vec::new();
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
                 if let Some(RefOr::T(body)) = &operation.request_body
                     && let Some(RefOr::T(content)) = body.content.get("application/json")
                     && let Some(RefOr::Ref(reference)) = &content.schema
                 {
-                    requests.extend(reference.ref_location.rsplit('/').next().map(str::to_owned));
+                    pending.extend(reference.ref_location.rsplit('/').next().map(str::to_owned));
                 }
             }
         }
+        let mut done: Vec<String> = Vec::new();
         if let Some(components) = openapi.components.as_mut() {
-            for (name, schema) in components.schemas.iter_mut() {
-                if !requests.contains(name) {
+            while let Some(name) = pending.pop() {
+                if done.contains(&name) {
                     continue;
                 }
-                if let RefOr::T(Schema::Object(object)) = schema {
-                    for (name, property) in object.properties.iter_mut() {
-                        constrain(property, name);
-                    }
+                if let Some(schema) = components.schemas.get_mut(&name) {
+                    constrain_within(schema, &mut pending);
                 }
+                done.push(name);
             }
         }
         for item in openapi.paths.paths.values_mut() {
@@ -253,6 +258,46 @@ impl Modify for Constraints {
                 }
             }
         }
+    }
+}
+
+/// Constrains the properties of a request schema at every depth; the components it references
+/// are added to `pending`.
+fn constrain_within(schema: &mut RefOr<Schema>, pending: &mut Vec<String>) {
+    match schema {
+        RefOr::Ref(reference) => {
+            pending.extend(reference.ref_location.rsplit('/').next().map(str::to_owned));
+        }
+        RefOr::T(Schema::Object(object)) => {
+            for (name, property) in object.properties.iter_mut() {
+                constrain(property, name);
+                constrain_within(property, pending);
+            }
+        }
+        RefOr::T(Schema::OneOf(one_of)) => {
+            one_of
+                .items
+                .iter_mut()
+                .for_each(|item| constrain_within(item, pending));
+        }
+        RefOr::T(Schema::AllOf(all_of)) => {
+            all_of
+                .items
+                .iter_mut()
+                .for_each(|item| constrain_within(item, pending));
+        }
+        RefOr::T(Schema::AnyOf(any_of)) => {
+            any_of
+                .items
+                .iter_mut()
+                .for_each(|item| constrain_within(item, pending));
+        }
+        RefOr::T(Schema::Array(array)) => {
+            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
+                constrain_within(items, pending);
+            }
+        }
+        RefOr::T(_) => {}
     }
 }
 

@@ -67,6 +67,12 @@ trees! {
     LegacyDeliveredmsDeliveryid => "deliveredms_deliveryid",
     LegacyEventidUnpruned => "eventid_unpruneddeliverycount",
     LegacyCreatedmsEventidUnmatched => "createdms_eventid_unmatched",
+    /// The engine's data source definitions, by instance and data source id.
+    InstanceDatasourceidDatasource => "instance_datasourceid_datasource",
+    /// Refresh records, by instance and time-ordered refresh id (newest last).
+    InstanceRefreshidRefresh => "instance_refreshid_refresh",
+    /// The refresh that holds an instance's refresh lock: present while one runs.
+    InstanceRunningrefreshid => "instance_runningrefreshid",
 }
 
 /// Writes to apply together, atomically.

@@ -351,3 +351,74 @@ fn the_binary_records_of_this_release_encode_to_fixed_bytes() {
         "000000000000000100000000000000020000000000000003"
     );
 }
+
+/// The engine's records as this release stores them, keys and values: a data dir written now
+/// must read the same after an upgrade.
+#[tokio::test]
+async fn the_engine_records_of_this_release_are_stored_as_this_json() {
+    use crate::domain::data_source::{Definition, Source};
+    use crate::domain::{InitiatedBy, Refresh, RefreshId, SourceFormat};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let instance = InstanceId(uuid::Uuid::from_u128(0x11));
+    let crm = ItemId::parse("crm").unwrap();
+    let at: DateTime<Utc> = "2026-01-02T03:04:05Z".parse().unwrap();
+    let definition = Definition {
+        name: "CRM".into(),
+        format: SourceFormat::Csv,
+        primary_key: "ContactId".into(),
+        source: Source::Upload,
+        customer: None,
+    };
+    store
+        .define_data_source(instance, crm.clone(), definition, at)
+        .await
+        .unwrap();
+    let mut refresh = Refresh::data_source(instance, crm.clone(), InitiatedBy::Manual, at);
+    refresh.id = RefreshId(uuid::Uuid::from_u128(0x22));
+    let refresh = store.start_refresh(refresh).await.unwrap();
+    let db = store.db().unwrap();
+    let raw = |tree: T, key: Vec<u8>| {
+        let bytes = db.get(tree, &key).unwrap().expect("a stored record");
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let mut data_source_key = instance.as_bytes().to_vec();
+    data_source_key.extend_from_slice(b"crm");
+    assert_eq!(
+        raw(T::InstanceDatasourceidDatasource, data_source_key),
+        concat!(
+            r#"{"instanceId":"00000000-0000-0000-0000-000000000011","id":"crm","name":"CRM","#,
+            r#""format":"csv","primaryKey":"ContactId","source":{"kind":"upload"},"customer":null,"#,
+            r#""createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}"#
+        )
+    );
+    let mut refresh_key = instance.as_bytes().to_vec();
+    refresh_key.extend_from_slice(refresh.id.as_bytes());
+    assert_eq!(
+        raw(T::InstanceRefreshidRefresh, refresh_key.clone()),
+        concat!(
+            r#"{"id":"00000000-0000-0000-0000-000000000022","instanceId":"00000000-0000-0000-0000-000000000011","#,
+            r#""kind":"dataSource","initiatedBy":"manual","status":"running","startedAt":"2026-01-02T03:04:05Z","#,
+            r#""finishedAt":null,"dataSourceId":"crm","rowCount":null,"errorCode":null,"errorMessage":null}"#
+        )
+    );
+    let lock = db
+        .get(T::InstanceRunningrefreshid, instance.as_bytes())
+        .unwrap()
+        .expect("the lock");
+    assert_eq!(lock.as_ref(), refresh.id.as_bytes());
+    drop(db);
+    store
+        .finish_refresh(refresh.succeeded(3, at), None, at)
+        .await
+        .unwrap();
+    let db = store.db().unwrap();
+    assert!(
+        db.get(T::InstanceRunningrefreshid, instance.as_bytes())
+            .unwrap()
+            .is_none()
+    );
+    drop(db);
+    store.close().await.unwrap();
+}

@@ -3,7 +3,8 @@
 
 use crate::domain::threshold::order_preserving_bytes;
 use crate::domain::{
-    CatalogKind, DeliveryId, EventId, InstanceId, ItemId, SubscriptionId, TenantId, TriggerKind,
+    CatalogKind, DeliveryId, EventId, InstanceId, ItemId, RefreshId, SubscriptionId, TenantId,
+    TriggerKind,
 };
 
 fn push_str(key: &mut Vec<u8>, s: &str) {
@@ -123,4 +124,19 @@ pub fn parse_event_index(value: &[u8]) -> Option<(EventId, u32)> {
         EventId(uuid::Uuid::from_bytes(event)),
         u32::from_be_bytes(index),
     ))
+}
+
+/// `instance | dataSourceId`: one data source definition.
+pub fn data_source(instance: InstanceId, id: &ItemId) -> Vec<u8> {
+    let mut key = instance.as_bytes().to_vec();
+    key.extend_from_slice(id.as_str().as_bytes());
+    key
+}
+
+/// `instance | refreshId`: refresh ids are time-ordered, so an instance's refreshes scan
+/// oldest first.
+pub fn refresh(instance: InstanceId, id: RefreshId) -> Vec<u8> {
+    let mut key = instance.as_bytes().to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
 }

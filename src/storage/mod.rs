@@ -12,6 +12,7 @@ mod cache;
 mod catalog;
 mod codec;
 mod db;
+mod engine;
 mod instances;
 mod keys;
 mod migrate;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use engine::{Defined, REFRESHES_KEPT};
 pub use outbox::{AttemptContext, AttemptReport, DeliveryPage, DeliveryQuery, Recorded};
 pub use reports::{IdempotencyKey, ReportOutcome};
 pub use subscriptions::SubscribeOutcome;
@@ -61,6 +63,9 @@ pub enum StorageError {
     /// A per-tenant limit is reached.
     #[error("the tenant holds {limit} {what}, its limit")]
     Quota { what: &'static str, limit: u64 },
+    /// The instance's refresh lock is held by another refresh.
+    #[error("refresh {running} of the instance is still running")]
+    RefreshInProgress { running: crate::domain::RefreshId },
     #[error("storage bug: {0}")]
     Bug(&'static str),
 }

@@ -179,7 +179,7 @@ impl Store {
 }
 
 /// Stages the catalog change and the event with its outbox record.
-fn apply(
+pub(super) fn apply(
     db: &Db,
     set: &mut WriteSet,
     instance: InstanceId,

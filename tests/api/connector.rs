@@ -286,8 +286,10 @@ async fn notification_schemas_list_exactly_the_delivered_fields() {
 /// declared.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_nothing_in_the_live_api() {
+    let imports = tempfile::tempdir().unwrap();
     let app = crate::helpers::spawn_app_builder()
         .rate_limits("1000000/60s", "1000000/60s")
+        .import_dir(imports.path())
         .spawn()
         .await;
     app.create_instance("fuzzed").await;

@@ -12,7 +12,8 @@ use insights_connector::config::{
     Quotas, Settings, parse_duration, parse_rate_limit, parse_schedule,
 };
 use insights_connector::delivery::{Dispatcher, Mode};
-use insights_connector::domain::{NewApiKey, TenantId};
+use insights_connector::domain::{InstanceId, NewApiKey, RefreshId, TenantId};
+use insights_connector::refresh::Runner;
 
 pub use crate::identity::{AUDIENCE, ISSUERS, JwksServer};
 use insights_connector::startup::{Application, Controls};
@@ -239,6 +240,8 @@ pub struct TestAppBuilder {
     /// Deliveries run only through `run_due`, on this clock.
     manual: Option<Arc<ManualClock>>,
     client_request_timeout: String,
+    import_dir: Option<std::path::PathBuf>,
+    upload_limit: u64,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -257,6 +260,8 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         quotas: Quotas::default(),
         manual: Some(ManualClock::starting_at(chrono::Utc::now())),
         client_request_timeout: "5s".into(),
+        import_dir: None,
+        upload_limit: 100 << 20,
     }
 }
 
@@ -356,6 +361,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// File data sources read from `dir` (`INSIGHTS_IMPORT_DIR`).
+    pub fn import_dir(mut self, dir: &std::path::Path) -> Self {
+        self.import_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The largest upload, in bytes (`INSIGHTS_UPLOAD_LIMIT`).
+    pub fn upload_limit(mut self, bytes: u64) -> Self {
+        self.upload_limit = bytes;
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = self
             .data_dir
@@ -407,6 +424,8 @@ impl TestAppBuilder {
             aad_resource_uri: None,
             rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),
             report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
+            import_dir: self.import_dir,
+            upload_limit: self.upload_limit,
             quotas: self.quotas,
         };
         let controls = match &self.manual {
@@ -421,6 +440,7 @@ impl TestAppBuilder {
             .await
             .expect("the app builds");
         let dispatcher = app.dispatcher();
+        let runner = app.runner();
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
@@ -434,6 +454,7 @@ impl TestAppBuilder {
             handle,
             task: Some(task),
             dispatcher,
+            runner,
             clock: self.manual,
         }
     }
@@ -452,6 +473,7 @@ pub struct TestApp {
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     dispatcher: Arc<Dispatcher>,
+    runner: Arc<Runner>,
     clock: Option<Arc<ManualClock>>,
 }
 
@@ -596,6 +618,57 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A PUT of a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A PUT of raw content with a content type.
+    pub async fn put_content(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (on the runner's events, no sleep) until the refresh is no longer running, then
+    /// delivers what it caused; answers `GetRefresh`'s body.
+    pub async fn finish_refresh(&self, instance: &str, refresh: &str) -> Value {
+        let waited = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.runner.wait_until_finished(
+                InstanceId(instance.parse().unwrap()),
+                RefreshId(refresh.parse().unwrap()),
+            ),
+        )
+        .await
+        .expect("the refresh finished within 60 s");
+        assert!(waited.unwrap().is_some(), "the refresh exists");
+        if self.clock.is_some() {
+            self.drain().await;
+        }
+        let response = self
+            .get(&format!("/api/v1/instances/{instance}/refreshes/{refresh}"))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// `ListDeliveries` of `instance` with `query` (`status=failed`, ...).
     pub async fn deliveries(&self, instance: &str, query: &str) -> Vec<Value> {
         let response = self

@@ -17,6 +17,9 @@ fn fill(path: &str, instance: &str) -> String {
         .replace("{dataSourceId}", "d")
         .replace("{segmentId}", "s")
         .replace("{measureId}", "m")
+        .replace("{refreshId}", "00000000-0000-4000-8000-000000000000")
+        .replace("{entityName}", "e")
+        .replace("{itemId}", "i")
 }
 
 /// The status, the JSON body (null when it is not JSON) and the `Allow` header of an answer.
