@@ -162,6 +162,7 @@ async fn main() {
         report_rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
         import_dir: None,
         upload_limit: 100 << 20,
+        demo: false,
         quotas: Default::default(),
     };
     let app = Application::build(&settings).await.expect("app");

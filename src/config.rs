@@ -181,6 +181,13 @@ pub struct Settings {
           value_parser = named("INSIGHTS_UPLOAD_LIMIT", parse_upload_limit))]
     pub upload_limit: u64,
 
+    /// Tenant `demo` gets the instance "Demo retail" with sample data, definitions and a
+    /// schedule, refreshed at start (`--demo` alone means true).
+    #[arg(long, env = "INSIGHTS_DEMO", default_value = "false", num_args = 0..=1,
+          default_missing_value = "true", value_parser = BoolishValueParser::new(),
+          action = clap::ArgAction::Set)]
+    pub demo: bool,
+
     #[command(flatten)]
     pub quotas: Quotas,
 }

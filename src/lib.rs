@@ -14,6 +14,7 @@
 //!   operations from which both the router and the OpenAPI document are built.
 //! - [`openapi`]: the document's frame and the modifiers that complete it, and the Swagger 2.0
 //!   connector definition converted from it; it does not know the handlers.
+//! - [`demo`]: the demo instance (`serve --demo`), set up through the service's own routes.
 //! - [`admin`]: operator commands on API keys, through the data directory's admin socket.
 //! - [`clock`]: the time and jitter the code asks for, which tests control.
 //! - [`config`], [`startup`], [`telemetry`]: settings, wiring, logs.
@@ -22,6 +23,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod http;

@@ -152,6 +152,9 @@ impl Application {
                 None
             }
         };
+        if settings.demo {
+            crate::demo::prepare(&state).await?;
+        }
         tracing::info!(address = %local, "listening");
         Ok(Self {
             port: local.port(),

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use actix_web::middleware::ErrorHandlers;
 use url::Url;
 
-pub use auth::{Authenticator, Caller};
+pub use auth::{Authenticator, Caller, InProcess};
 pub use error::{ApiError, ErrorCode};
 pub use rate_limit::{RateLimiter, RateLimits};
 pub use routes::{configure, document};

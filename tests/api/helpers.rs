@@ -26,6 +26,8 @@ use tokio::sync::mpsc;
 pub const SECRET: &str = "test-secret-that-is-long-enough";
 pub const TENANT: &str = "tenant-a";
 pub const OTHER_TENANT: &str = "tenant-b";
+/// The demo's tenant (`serve --demo`).
+pub const DEMO_TENANT: &str = insights_connector::demo::TENANT;
 /// A bearer token for `tenant`, optionally with the platform role.
 pub fn token(tenant: &str, platform: bool) -> String {
     let roles: Vec<&str> = if platform { vec!["platform"] } else { vec![] };
@@ -242,6 +244,7 @@ pub struct TestAppBuilder {
     client_request_timeout: String,
     import_dir: Option<std::path::PathBuf>,
     upload_limit: u64,
+    demo: bool,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -262,6 +265,7 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         client_request_timeout: "5s".into(),
         import_dir: None,
         upload_limit: 100 << 20,
+        demo: false,
     }
 }
 
@@ -368,6 +372,12 @@ impl TestAppBuilder {
     }
 
     /// The largest upload, in bytes (`INSIGHTS_UPLOAD_LIMIT`).
+    /// Starts with the demo instance (`serve --demo`).
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
     pub fn upload_limit(mut self, bytes: u64) -> Self {
         self.upload_limit = bytes;
         self
@@ -417,7 +427,7 @@ impl TestAppBuilder {
             jwks_url: self.jwks_url.map(|url| url.parse().unwrap()),
             jwt_audience: list(AUDIENCE),
             jwt_issuer: list(ISSUERS),
-            allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT}")),
+            allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT},{DEMO_TENANT}")),
             jwks_refetch_interval: parse_duration(&self.jwks_refetch_interval).unwrap(),
             client_request_timeout: parse_duration(&self.client_request_timeout).unwrap(),
             aad_client_id: None,
@@ -426,6 +436,7 @@ impl TestAppBuilder {
             report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
             import_dir: self.import_dir,
             upload_limit: self.upload_limit,
+            demo: self.demo,
             quotas: self.quotas,
         };
         let controls = match &self.manual {
@@ -649,6 +660,17 @@ impl TestApp {
     /// Waits (on the runner's events, no sleep) until the refresh is no longer running, then
     /// delivers what it caused; answers `GetRefresh`'s body.
     pub async fn finish_refresh(&self, instance: &str, refresh: &str) -> Value {
+        self.wait_for_refresh(instance, refresh).await;
+        let response = self
+            .get(&format!("/api/v1/instances/{instance}/refreshes/{refresh}"))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Waits (on the runner's events, no sleep) until the refresh of any tenant's instance is
+    /// no longer running, then delivers what it caused.
+    pub async fn wait_for_refresh(&self, instance: &str, refresh: &str) {
         let waited = tokio::time::timeout(
             Duration::from_secs(60),
             self.runner.wait_until_finished(
@@ -662,11 +684,6 @@ impl TestApp {
         if self.clock.is_some() {
             self.drain().await;
         }
-        let response = self
-            .get(&format!("/api/v1/instances/{instance}/refreshes/{refresh}"))
-            .await;
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
     }
 
     /// `ListDeliveries` of `instance` with `query` (`status=failed`, ...).

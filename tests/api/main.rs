@@ -13,6 +13,7 @@ mod cli;
 mod connector;
 mod crash;
 mod deliveries;
+mod demo;
 mod disk_full;
 mod engine;
 mod engine_crash;
