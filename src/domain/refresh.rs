@@ -26,6 +26,19 @@ pub enum InitiatedBy {
     Schedule,
 }
 
+impl InitiatedBy {
+    /// The wire name, as refreshes and `FullRefreshCompleted` payloads carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Schedule => "schedule",
+        }
+    }
+}
+
+/// The `initiatedBy` of a run a data platform reported rather than the engine ran.
+pub const INITIATED_BY_PLATFORM: &str = "platform";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RefreshStatus {

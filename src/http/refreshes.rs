@@ -76,11 +76,7 @@ impl From<Refresh> for RefreshResponse {
                 RefreshKind::FullRefresh => "fullRefresh",
             }
             .to_owned(),
-            initiated_by: match r.initiated_by {
-                InitiatedBy::Manual => "manual",
-                InitiatedBy::Schedule => "schedule",
-            }
-            .to_owned(),
+            initiated_by: r.initiated_by.as_str().to_owned(),
             status: r.status.as_str().to_owned(),
             started_at: r.started_at,
             finished_at: r.finished_at,
