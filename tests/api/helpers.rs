@@ -433,6 +433,7 @@ impl TestAppBuilder {
                 clock: Arc::clone(clock) as _,
                 jitter: no_jitter(),
                 delivery: Mode::Manual,
+                schedules: Mode::Manual,
             },
             None => Controls::default(),
         };
