@@ -406,3 +406,163 @@ async fn computed_values_cross_thresholds_only_after_the_first_computation_set_t
     assert_eq!(segment["memberCount"], json!(repeat(&after)));
     app.expect_no_more_callbacks(&mut receiver).await;
 }
+
+#[tokio::test]
+async fn a_failing_data_source_keeps_its_items_and_the_run_goes_on_as_failed() {
+    let app = spawn_app().await;
+    let instance = app.create_instance("retail").await;
+    retail(&app, &instance).await;
+    assert_eq!(full_refresh(&app, &instance).await["status"], "succeeded");
+    let customers_before = all_items(&app, &instance, "Customer").await;
+    let mut receiver = Receiver::start().await;
+    for trigger in ["full-refresh-completed", "data-source-refresh-failed"] {
+        app.subscribe(
+            &instance,
+            trigger,
+            &json!({"notificationUrl": receiver.callback(trigger)}),
+        )
+        .await;
+    }
+
+    // The shop's new upload has a ragged row; orders change.
+    upload(
+        &app,
+        &instance,
+        "shop",
+        "text/csv",
+        "CustomerNo,Email,Phone,City\r\nx,x@example.com\r\n",
+    )
+    .await;
+    upload(&app, &instance, "orders", "text/csv", MORE_ORDERS).await;
+    let done = full_refresh(&app, &instance).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["errorCode"], "data_source_failed");
+    let message = done["errorMessage"].as_str().unwrap();
+    assert!(message.contains("\"shop\""), "{message}");
+
+    // The shop's previous items were used: the same profiles, with their cities.
+    assert_eq!(all_items(&app, &instance, "shop").await.len(), 4);
+    let customers = all_items(&app, &instance, "Customer").await;
+    let ids = |list: &[Value]| -> Vec<Value> {
+        let mut ids: Vec<Value> = list.iter().map(|c| c["CustomerId"].clone()).collect();
+        ids.sort_by_key(|v| v.to_string());
+        ids
+    };
+    assert_eq!(ids(&customers), ids(&customers_before), "the same profiles");
+    assert!(customers.iter().any(|c| c["City"] == "Rome"));
+    // The other stages ran on the new orders.
+    assert_eq!(
+        catalog_value(&app, &instance, "measures/revenue", "value").await,
+        json!(reference(MORE_ORDERS).revenue)
+    );
+
+    let events = callbacks(&mut receiver, 2).await;
+    assert_eq!(events["DataSourceRefreshFailed"][0]["dataSourceId"], "shop");
+    let full = &events["FullRefreshCompleted"][0];
+    for (field, value) in [
+        ("status", json!("failed")),
+        ("dataSourceCount", json!(3)),
+        ("failedDataSourceCount", json!(1)),
+        ("segmentCount", json!(2)),
+        ("measureCount", json!(4)),
+    ] {
+        assert_eq!(full[field], value, "{field}");
+    }
+    app.expect_no_more_callbacks(&mut receiver).await;
+}
+
+#[tokio::test]
+async fn a_measure_or_segment_that_cannot_be_computed_fails_alone_with_a_clear_message() {
+    let app = spawn_app().await;
+    let instance = app.create_instance("retail").await;
+    retail(&app, &instance).await;
+    upload(
+        &app,
+        &instance,
+        "orders",
+        "text/csv",
+        "OrderId,ContactId,Total,Coupon\r\no1,1,10,SPRING\r\no2,2,5,\r\n",
+    )
+    .await;
+    assert_eq!(full_refresh(&app, &instance).await["status"], "succeeded");
+    put_ok(
+        &app,
+        &format!("/api/v1/instances/{instance}/measures/coupons"),
+        &json!({"name": "Coupons", "entity": "orders", "aggregate": "count", "filter": "Coupon ne null"}),
+    )
+    .await;
+    put_ok(
+        &app,
+        &format!("/api/v1/instances/{instance}/segments/nobody"),
+        &json!({"name": "Nobody", "filter": "Loyalty gt 3"}),
+    )
+    .await;
+
+    // The next orders have no Coupon column: that measure fails, the others run.
+    upload(&app, &instance, "orders", "text/csv", ORDERS).await;
+    let done = full_refresh(&app, &instance).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let message = done["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("Measure \"coupons\"") && message.contains("Coupon"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Segment \"nobody\"") && message.contains("Loyalty"),
+        "{message}"
+    );
+    assert_eq!(
+        catalog_value(&app, &instance, "measures/revenue", "value").await,
+        json!(reference(ORDERS).revenue)
+    );
+    assert!(
+        catalog_value(&app, &instance, "measures/coupons", "value")
+            .await
+            .is_null(),
+        "never computed"
+    );
+    assert!(
+        catalog_value(&app, &instance, "segments/nobody", "memberCount")
+            .await
+            .is_null()
+    );
+    assert_eq!(
+        catalog_value(&app, &instance, "segments/oslo", "memberCount").await,
+        json!(2)
+    );
+}
+
+#[tokio::test]
+async fn one_full_refresh_runs_at_a_time_and_a_data_source_refresh_waits_for_it() {
+    let app = spawn_app().await;
+    let instance = app.create_instance("retail").await;
+    retail(&app, &instance).await;
+    let path = format!("/api/v1/instances/{instance}/refresh");
+    let first = app.post(&path, &json!({})).await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    // The lock is durable before the answer, so these overlap it unless it already ended.
+    let second = app.post(&path, &json!({})).await;
+    let one = app
+        .post(
+            &format!("/api/v1/instances/{instance}/data-sources/crm/refresh"),
+            &json!({}),
+        )
+        .await;
+    let done = app
+        .finish_refresh(&instance, first["refreshId"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "succeeded");
+    for response in [second, one] {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        if status == 409 {
+            assert_eq!(body["code"], "refresh_in_progress");
+        } else {
+            // The run ended between the two calls: then the next one starts.
+            assert_eq!(status, 202, "{body}");
+            app.finish_refresh(&instance, body["refreshId"].as_str().unwrap())
+                .await;
+        }
+    }
+}

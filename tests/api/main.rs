@@ -30,6 +30,7 @@ mod rate_limits;
 mod reports;
 mod restart;
 mod routes;
+mod schedules;
 mod subscriptions;
 mod tenancy;
 mod thresholds;
