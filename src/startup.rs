@@ -26,11 +26,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a deployment never changes but tests do: the clock, the jitter of retries, and
-/// whether deliveries run by themselves.
+/// whether deliveries and scheduled full refreshes run by themselves.
 pub struct Controls {
     pub clock: Arc<dyn Clock>,
     pub jitter: Jitter,
     pub delivery: Mode,
+    /// `Manual`: no schedule loop; `Runner::run_due_schedules` starts the runs due (tests).
+    pub schedules: Mode,
 }
 
 impl Default for Controls {
@@ -39,6 +41,7 @@ impl Default for Controls {
             clock: Arc::new(SystemClock::default()),
             jitter: random_jitter(),
             delivery: Mode::Automatic,
+            schedules: Mode::Automatic,
         }
     }
 }
@@ -102,6 +105,10 @@ impl Application {
                 interrupted,
                 "refreshes cut off by the last stop are marked failed"
             );
+        }
+        // After `recover`: a run the last stop cut off is failed before a missed one starts.
+        if matches!(controls.schedules, Mode::Automatic) {
+            runner.spawn_schedule_loop();
         }
         let auth = Authenticator::from_settings(settings, Arc::clone(&store))?;
         let connector = ConnectorSettings {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::refresh::InitiatedBy;
 use super::report::{RunKind, RunStatus};
 use super::{CatalogKind, EventId, InstanceId, ItemId, TriggerKind};
 
@@ -52,5 +53,9 @@ pub enum EventDetails {
         started_at: Option<DateTime<Utc>>,
         finished_at: Option<DateTime<Utc>>,
         counts: BTreeMap<String, u64>,
+        /// Who started a run the engine ran; absent for a run a platform reported (and in
+        /// events stored before the engine ran runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        initiated_by: Option<InitiatedBy>,
     },
 }

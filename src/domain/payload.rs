@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, Schema};
 use uuid::Uuid;
 
+use super::refresh::{INITIATED_BY_PLATFORM, InitiatedBy};
 use super::report::{FullRefreshCounts, RunCounts, RunKind, UnificationCounts, duration_seconds};
 use super::{CatalogKind, Event, EventDetails, Subscription, TriggerKind};
 
@@ -135,6 +136,7 @@ pub struct RunSummary {
 
 /// What a flow receives when a full refresh completes.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct FullRefreshCompletedPayload {
     #[serde(flatten)]
     #[schema(inline)]
@@ -145,6 +147,8 @@ pub struct FullRefreshCompletedPayload {
     #[serde(flatten)]
     #[schema(inline)]
     pub counts: FullRefreshCounts,
+    /// Who started the run: manual, schedule, or platform for a run a data platform reported.
+    pub initiated_by: String,
 }
 
 /// What a flow receives when unification completes.
@@ -286,17 +290,20 @@ impl Event {
                 _ => None,
             },
             TriggerKind::FullRefreshCompleted => match self.run(RunKind::FullRefresh) {
-                Some((run, RunCounts::FullRefresh(counts))) => Some(
+                Some((run, RunCounts::FullRefresh(counts), initiated_by)) => Some(
                     CallbackPayload::FullRefreshCompleted(FullRefreshCompletedPayload {
                         envelope,
                         run,
                         counts,
+                        initiated_by: initiated_by
+                            .map_or(INITIATED_BY_PLATFORM, InitiatedBy::as_str)
+                            .to_owned(),
                     }),
                 ),
                 _ => None,
             },
             TriggerKind::UnificationCompleted => match self.run(RunKind::Unification) {
-                Some((run, RunCounts::Unification(counts))) => Some(
+                Some((run, RunCounts::Unification(counts), _)) => Some(
                     CallbackPayload::UnificationCompleted(UnificationCompletedPayload {
                         envelope,
                         run,
@@ -343,8 +350,8 @@ impl Event {
         Some(build(fields, envelope))
     }
 
-    /// The summary and typed counts of a run event of `kind`.
-    fn run(&self, kind: RunKind) -> Option<(RunSummary, RunCounts)> {
+    /// The summary, typed counts and initiator of a run event of `kind`.
+    fn run(&self, kind: RunKind) -> Option<(RunSummary, RunCounts, Option<InitiatedBy>)> {
         let EventDetails::Run {
             kind: stored,
             run_id,
@@ -352,6 +359,7 @@ impl Event {
             started_at,
             finished_at,
             counts,
+            initiated_by,
         } = &self.details
         else {
             return None;
@@ -366,7 +374,7 @@ impl Event {
             finished_at: *finished_at,
             duration_seconds: duration_seconds(*started_at, *finished_at),
         };
-        Some((summary, counts))
+        Some((summary, counts, *initiated_by))
     }
 }
 
@@ -432,6 +440,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             counts,
+            initiated_by: None,
         }
     }
 
@@ -446,6 +455,23 @@ mod tests {
         assert_eq!(body["runId"], "r");
         assert_eq!(body["segmentCount"], 3);
         assert_eq!(body["measureCount"], json!(null));
+        assert_eq!(body["initiatedBy"], "platform", "a reported run");
+
+        let EventDetails::Run { counts, .. } = event.details.clone() else {
+            unreachable!()
+        };
+        let mut scheduled = event.clone();
+        scheduled.details = EventDetails::Run {
+            kind: RunKind::FullRefresh,
+            run_id: "r".into(),
+            status: RunStatus::Succeeded,
+            started_at: None,
+            finished_at: None,
+            counts,
+            initiated_by: Some(InitiatedBy::Schedule),
+        };
+        let body = serde_json::to_value(scheduled.payload_for(&sub)).unwrap();
+        assert_eq!(body["initiatedBy"], "schedule");
         assert!(body.as_object().unwrap().values().all(|v| !v.is_object()));
     }
 

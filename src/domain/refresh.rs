@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::ItemId;
 use super::ids::{InstanceId, RefreshId};
-use super::report::{RefreshReport, Report, RunStatus};
+use super::report::{
+    FullRefreshCounts, RefreshReport, Report, RunCounts, RunKind, RunReport, RunStatus,
+};
 
 /// The `errorCode` of a refresh that a crash or a stop cut off.
 pub const INTERRUPTED: &str = "interrupted";
@@ -25,6 +27,19 @@ pub enum InitiatedBy {
     Manual,
     Schedule,
 }
+
+impl InitiatedBy {
+    /// The wire name, as refreshes and `FullRefreshCompleted` payloads carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Schedule => "schedule",
+        }
+    }
+}
+
+/// The `initiatedBy` of a run a data platform reported rather than the engine ran.
+pub const INITIATED_BY_PLATFORM: &str = "platform";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,6 +99,40 @@ impl Refresh {
         }
     }
 
+    /// A full refresh starting now.
+    pub fn full_refresh(
+        instance_id: InstanceId,
+        initiated_by: InitiatedBy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: RefreshId::new_ordered(),
+            instance_id,
+            kind: RefreshKind::FullRefresh,
+            initiated_by,
+            status: RefreshStatus::Running,
+            started_at: now,
+            finished_at: None,
+            data_source_id: None,
+            row_count: None,
+            error_code: None,
+            error_message: None,
+        }
+    }
+
+    /// A full refresh ended at `now`: succeeded, or failed with the first failing stage's
+    /// code and a message naming every failed stage.
+    pub fn ended(mut self, failure: Option<(&str, String)>, now: DateTime<Utc>) -> Self {
+        match failure {
+            None => {
+                self.status = RefreshStatus::Succeeded;
+                self.finished_at = Some(now);
+                self
+            }
+            Some((code, message)) => self.failed(code, message, now),
+        }
+    }
+
     /// The refresh ended well at `now` with `row_count` rows.
     pub fn succeeded(mut self, row_count: u64, now: DateTime<Utc>) -> Self {
         self.status = RefreshStatus::Succeeded;
@@ -112,18 +161,18 @@ impl Refresh {
         )
     }
 
-    /// The report a finished data source refresh makes: it fires the refresh triggers and
-    /// updates the catalog, as a reported refresh would. `None` while running, and for other
-    /// kinds of refresh.
+    /// The report a finished refresh makes: a data source refresh fires the refresh
+    /// triggers and updates the catalog, a full refresh fires `FullRefreshCompleted` (without
+    /// counts: see [`Refresh::full_refresh_report`]), as reported ones would. `None` while
+    /// running.
     pub fn report(&self, data_source_name: Option<String>) -> Option<Report> {
-        let status = match self.status {
-            RefreshStatus::Running => return None,
-            RefreshStatus::Succeeded => RunStatus::Succeeded,
-            RefreshStatus::Failed => RunStatus::Failed,
-        };
+        let status = self.run_status()?;
         let data_source_id = match (self.kind, &self.data_source_id) {
             (RefreshKind::DataSource, Some(id)) => id.clone(),
-            _ => return None,
+            (RefreshKind::FullRefresh, _) => {
+                return self.full_refresh_report(&FullRefreshCounts::default());
+            }
+            (RefreshKind::DataSource, None) => return None,
         };
         Some(Report::DataSourceRefresh(RefreshReport {
             data_source_id,
@@ -135,6 +184,34 @@ impl Refresh {
             row_count: self.row_count,
             error_code: self.error_code.clone(),
             error_message: self.error_message.clone(),
+        }))
+    }
+}
+
+impl Refresh {
+    fn run_status(&self) -> Option<RunStatus> {
+        match self.status {
+            RefreshStatus::Running => None,
+            RefreshStatus::Succeeded => Some(RunStatus::Succeeded),
+            RefreshStatus::Failed => Some(RunStatus::Failed),
+        }
+    }
+
+    /// The `FullRefreshCompleted` report of a finished full refresh with its `counts`.
+    /// `None` while running, and for a data source refresh.
+    pub fn full_refresh_report(&self, counts: &FullRefreshCounts) -> Option<Report> {
+        let status = self.run_status()?;
+        if self.kind != RefreshKind::FullRefresh {
+            return None;
+        }
+        Some(Report::Run(RunReport {
+            kind: RunKind::FullRefresh,
+            run_id: Some(self.id.to_string()),
+            status,
+            started_at: Some(self.started_at),
+            finished_at: self.finished_at,
+            counts: RunCounts::FullRefresh(counts.clone()).to_map().ok()?,
+            initiated_by: Some(self.initiated_by),
         }))
     }
 }

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::catalog::{CatalogItem, CatalogKind, ItemId, LastRefresh};
 use super::event::{Event, EventDetails};
 use super::ids::{EventId, InstanceId};
+use super::refresh::InitiatedBy;
 use super::trigger::TriggerKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +168,9 @@ pub struct RunReport {
     pub finished_at: Option<DateTime<Utc>>,
     /// The stored form of `RunCounts` of `kind` (see `RunCounts::to_map`).
     pub counts: BTreeMap<String, u64>,
+    /// Who started a run the engine ran; `None` for a run a platform reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<InitiatedBy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -351,6 +355,7 @@ impl Report {
                     started_at: run.started_at,
                     finished_at: run.finished_at,
                     counts: run.counts,
+                    initiated_by: run.initiated_by,
                 };
                 Applied {
                     item: None,
@@ -539,6 +544,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             counts: BTreeMap::new(),
+            initiated_by: None,
         });
         let applied = run.apply(None, instance, now);
         assert!(applied.item.is_none());

@@ -14,12 +14,15 @@ use croner::Cron;
 use croner::errors::CronError;
 use croner::parser::{CronParser, Seconds, Year};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The schedule's body (`PUT .../schedule`), kept as given so that `GET` answers it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleDefinition {
+    /// A cron pattern of 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first).
     pub cron: String,
+    /// The IANA time zone the pattern is read in, such as Europe/Paris.
     pub time_zone: String,
 }
 

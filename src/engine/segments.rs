@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::filter::{Filter, FilterError};
 use super::items::{Entity, EntityName, ItemStore, ItemsError};
@@ -19,10 +20,12 @@ use super::schema::Schema;
 use crate::domain::InstanceId;
 
 /// `SetSegment`'s body, kept as given so that `GET` answers it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SegmentDefinition {
+    /// The display name.
     pub name: String,
+    /// The customers that pass this filter (the OData subset of Get items, over Customer's fields) are the members.
     pub filter: String,
 }
 

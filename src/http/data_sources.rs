@@ -172,7 +172,9 @@ impl From<DataSource> for DataSourceDefinition {
 }
 
 /// Reads the body, naming the field of the first problem (`source.kind: unknown variant ...`).
-fn read_definition(body: serde_json::Value) -> Result<SetDataSourceRequest, ApiError> {
+pub(super) fn read_definition<T: serde::de::DeserializeOwned>(
+    body: serde_json::Value,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
@@ -251,7 +253,7 @@ pub async fn set_data_source(
 ) -> Result<HttpResponse, ApiError> {
     let (instance, id) = path.into_inner().into();
     let instance = owned_instance(&state.store, &caller.tenant, instance)?;
-    let request = read_definition(body.into_inner())?;
+    let request: SetDataSourceRequest = read_definition(body.into_inner())?;
     let customer = match request.customer {
         None => None,
         Some(c) => Some(CustomerLink {

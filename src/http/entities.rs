@@ -123,7 +123,7 @@ pub struct EntityList {
 pub struct EntityItem(pub Item);
 
 /// The design-time call that gives an item's fields, in both forms Power Automate reads.
-fn dynamic_item_extensions() -> utoipa::openapi::extensions::Extensions {
+pub(super) fn dynamic_item_extensions() -> utoipa::openapi::extensions::Extensions {
     ExtensionsBuilder::new()
         .add(
             "x-ms-dynamic-schema",
@@ -213,7 +213,7 @@ pub struct EntitySchemaResponse {
 }
 
 /// The entity of the path, or 404.
-fn entity(
+pub(super) fn entity(
     items: &ItemStore,
     instance: InstanceId,
     name: &str,
@@ -227,7 +227,7 @@ fn entity(
 }
 
 /// Runs an item store read on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(read)
@@ -328,7 +328,30 @@ pub async fn get_items(
         entity_name,
     } = path.into_inner();
     let instance = owned_instance(&state.store, &caller.tenant, instance_id)?;
-    let query = query.into_inner();
+    let items = state.runner.items().clone();
+    let link_path = format!(
+        "/api/v1/instances/{}/entities/{}/items",
+        instance.id,
+        urlencoding_path(&entity_name)
+    );
+    let page = page_of(
+        &state,
+        move || entity(&items, instance.id, &entity_name),
+        query.into_inner(),
+        &link_path,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One page of the entity `find` answers, by the OData options of `query`, with a `nextLink`
+/// to `link_path` when more items follow.
+pub(super) async fn page_of(
+    state: &AppState,
+    find: impl FnOnce() -> Result<std::sync::Arc<Entity>, ApiError> + Send + 'static,
+    query: ItemsQuery,
+    link_path: &str,
+) -> Result<ItemList, ApiError> {
     let top = query.top.unwrap_or(DEFAULT_TOP);
     if !(1..=MAX_TOP).contains(&top) {
         return Err(ApiError::new(
@@ -343,15 +366,13 @@ pub async fn get_items(
             format!("$skip must be at most {MAX_SKIP}."),
         ));
     }
-    let items = state.runner.items().clone();
-    let name = entity_name.clone();
     let (filter, select, order_by) = (
         query.filter.clone(),
         query.select.clone(),
         query.order_by.clone(),
     );
     let page = blocking(move || {
-        let entity = entity(&items, instance.id, &name)?;
+        let entity = find()?;
         let schema = entity.schema();
         let filter = match filter.as_deref() {
             None => None,
@@ -397,16 +418,14 @@ pub async fn get_items(
         link.append_pair("$top", &top.to_string());
         link.append_pair("$skip", &(skip + u64::from(top)).to_string());
         state.absolute_url(&format!(
-            "/api/v1/instances/{}/entities/{}/items?{}",
-            instance.id,
-            urlencoding_path(&entity_name),
+            "{link_path}?{}",
             link.finish().replace('+', "%20")
         ))
     });
-    Ok(HttpResponse::Ok().json(ItemList {
+    Ok(ItemList {
         value: page.items.into_iter().map(EntityItem).collect(),
         next_link,
-    }))
+    })
 }
 
 /// Get item

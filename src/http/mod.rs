@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod connector;
 pub mod credentials;
 pub mod data_sources;
+pub mod definitions;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
@@ -20,6 +21,8 @@ pub mod refreshes;
 pub mod reports;
 pub mod request_id;
 pub mod routes;
+pub mod schedule;
+pub mod segments;
 pub mod subscriptions;
 pub mod triggers;
 

@@ -76,11 +76,7 @@ impl From<Refresh> for RefreshResponse {
                 RefreshKind::FullRefresh => "fullRefresh",
             }
             .to_owned(),
-            initiated_by: match r.initiated_by {
-                InitiatedBy::Manual => "manual",
-                InitiatedBy::Schedule => "schedule",
-            }
-            .to_owned(),
+            initiated_by: r.initiated_by.as_str().to_owned(),
             status: r.status.as_str().to_owned(),
             started_at: r.started_at,
             finished_at: r.finished_at,
@@ -189,4 +185,48 @@ pub async fn list_refreshes(
     Ok(HttpResponse::Ok().json(RefreshList {
         value: refreshes.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// A full refresh that started.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FullRefreshStarted {
+    /// The refresh id: follow it with Get refresh.
+    pub refresh_id: uuid::Uuid,
+}
+
+/// Start a full refresh
+///
+/// Starts a full refresh in the background: every data source, then unification, measures
+/// and segments. Each step fires its triggers, and the end fires When a full refresh is
+/// completed. One refresh runs at a time per instance.
+#[utoipa::path(operation_id = "StartFullRefresh", tag = "Refreshes",
+    params(InstancePath),
+    responses(
+        (status = 202, description = "Started.", body = FullRefreshStarted,
+            headers(("Location" = String, description = "The refresh's URL."))),
+        (status = 404, description = "No such instance."),
+        (status = 409, description = "The instance is running another refresh (refresh_in_progress)."),
+    ),
+    security(("bearer" = [])))]
+#[post("/api/v1/instances/{instanceId}/refresh")]
+pub async fn start_full_refresh(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<InstancePath>,
+) -> Result<HttpResponse, ApiError> {
+    let instance = owned_instance(&state.store, &caller.tenant, path.into_inner().0)?;
+    let refresh = state
+        .runner
+        .start_full_refresh(instance.id, InitiatedBy::Manual)
+        .await?;
+    let location = state.absolute_url(&format!(
+        "/api/v1/instances/{}/refreshes/{}",
+        instance.id, refresh.id
+    ));
+    Ok(HttpResponse::Accepted()
+        .insert_header((LOCATION, location))
+        .json(FullRefreshStarted {
+            refresh_id: refresh.id.0,
+        }))
 }

@@ -269,6 +269,7 @@ fn run_report(run: RunReportFields, counts: RunCounts) -> Result<Report, ApiErro
         counts: counts
             .to_map()
             .map_err(|err| ApiError::Internal(err.into()))?,
+        initiated_by: None,
     }))
 }
 

@@ -16,8 +16,8 @@ use super::error::{self, ErrorBody};
 use super::reports::ReportAccepted;
 use super::subscriptions::SubscriptionResponse;
 use super::{
-    ApiError, MAX_BODY_BYTES, catalog, connector, data_sources, deliveries, entities, health,
-    instances, metrics, refreshes, reports, subscriptions, triggers,
+    ApiError, MAX_BODY_BYTES, catalog, connector, data_sources, definitions, deliveries, entities,
+    health, instances, metrics, refreshes, reports, schedule, segments, subscriptions, triggers,
 };
 use crate::openapi;
 
@@ -39,6 +39,14 @@ fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(catalog::get_measure)
         .service(data_sources::set_data_source)
         .service(data_sources::upload_data_source_content)
+        .service(definitions::set_unification)
+        .service(definitions::get_unification)
+        .service(definitions::set_measure)
+        .service(definitions::set_segment)
+        .service(schedule::set_schedule)
+        .service(schedule::get_schedule)
+        .service(schedule::delete_schedule)
+        .service(refreshes::start_full_refresh)
         .service(refreshes::refresh_data_source)
         .service(refreshes::list_refreshes)
         .service(refreshes::get_refresh)
@@ -46,6 +54,7 @@ fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(entities::get_items)
         .service(entities::get_item)
         .service(entities::get_entity_schema)
+        .service(segments::get_segment_members)
         .service(scope("/api/v1/instances/{instanceId}/reports").configure(reports::operations))
         .service(health::healthz)
         .service(health::readyz)

@@ -109,6 +109,10 @@ const PAGEABLE: &[Pageable<'static>] = &[
         operation_id: "GetItems",
         next_link: "nextLink",
     },
+    Pageable {
+        operation_id: "GetSegmentMembers",
+        next_link: "nextLink",
+    },
 ];
 
 /// A cheap call every valid credential may make: a wrong key fails when the connection is

@@ -10,6 +10,8 @@
 //! stages of a full refresh). A refresh a stopped process left `running` is `failed` with
 //! `interrupted` when the next one starts ([`Runner::recover`]).
 
+mod full;
+mod schedule;
 mod source;
 pub mod uploads;
 
@@ -95,7 +97,11 @@ pub struct Runner {
     dispatcher: Arc<Dispatcher>,
     clock: Arc<dyn Clock>,
     items: ItemStore,
+    /// Each segment's members, kept apart from the instance's entities (`engine::segments`).
+    segment_members: ItemStore,
     sources: Sources,
+    /// Poked when a schedule is set or removed, so the schedule loop looks again.
+    schedules_changed: tokio::sync::Notify,
     upload_limit: u64,
     /// Counts finished refreshes: waiting for one is waiting for a change.
     finished: watch::Sender<u64>,
@@ -114,6 +120,7 @@ impl Runner {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, RunnerError> {
         let items = ItemStore::open(settings.data_dir.join("engine"))?;
+        let segment_members = ItemStore::open(settings.data_dir.join("segments"))?;
         let uploads_dir = settings.data_dir.join("uploads");
         let uploads =
             Uploads::open(uploads_dir.clone()).map_err(|source| RunnerError::Directory {
@@ -145,6 +152,8 @@ impl Runner {
             dispatcher,
             clock,
             items,
+            segment_members,
+            schedules_changed: tokio::sync::Notify::new(),
             sources: Sources {
                 uploads,
                 import_dir,
@@ -162,6 +171,11 @@ impl Runner {
     /// The item store every entity is read from.
     pub fn items(&self) -> &ItemStore {
         &self.items
+    }
+
+    /// The item store of segment members: one entity per segment, named by its id.
+    pub fn segment_members(&self) -> &ItemStore {
+        &self.segment_members
     }
 
     pub fn uploads(&self) -> &Uploads {

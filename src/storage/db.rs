@@ -73,6 +73,14 @@ trees! {
     InstanceRefreshidRefresh => "instance_refreshid_refresh",
     /// The refresh that holds an instance's refresh lock: present while one runs.
     InstanceRunningrefreshid => "instance_runningrefreshid",
+    /// The engine's unification definition of each instance.
+    InstanceUnification => "instance_unification",
+    /// Measure definitions, by instance and measure id.
+    InstanceMeasureidMeasure => "instance_measureid_measure",
+    /// Segment definitions, by instance and segment id.
+    InstanceSegmentidSegment => "instance_segmentid_segment",
+    /// The full refresh schedule of each instance, with the last run it started.
+    InstanceSchedule => "instance_schedule",
 }
 
 /// Writes to apply together, atomically.

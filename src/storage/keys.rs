@@ -133,6 +133,11 @@ pub fn data_source(instance: InstanceId, id: &ItemId) -> Vec<u8> {
     key
 }
 
+/// `instance | id`: one measure or segment definition.
+pub fn instance_item(instance: InstanceId, id: &ItemId) -> Vec<u8> {
+    data_source(instance, id)
+}
+
 /// `instance | refreshId`: refresh ids are time-ordered, so an instance's refreshes scan
 /// oldest first.
 pub fn refresh(instance: InstanceId, id: RefreshId) -> Vec<u8> {

@@ -12,6 +12,7 @@ mod cache;
 mod catalog;
 mod codec;
 mod db;
+mod definitions;
 mod engine;
 mod instances;
 mod keys;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use definitions::{Set, Stored, StoredSchedule, Watched};
 pub use engine::{Defined, REFRESHES_KEPT};
 pub use outbox::{AttemptContext, AttemptReport, DeliveryPage, DeliveryQuery, Recorded};
 pub use reports::{IdempotencyKey, ReportOutcome};

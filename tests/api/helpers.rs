@@ -444,6 +444,7 @@ impl TestAppBuilder {
                 clock: Arc::clone(clock) as _,
                 jitter: no_jitter(),
                 delivery: Mode::Manual,
+                schedules: Mode::Manual,
             },
             None => Controls::default(),
         };
@@ -541,6 +542,23 @@ impl TestApp {
     pub async fn expect_no_more_callbacks(&self, receiver: &mut Receiver) {
         assert_eq!(self.drain().await, 0, "deliveries were still due");
         receiver.expect_nothing_received();
+    }
+
+    /// Starts the scheduled full refreshes due on the manual clock (the schedule loop's step);
+    /// answers how many started.
+    pub async fn run_due_schedules(&self) -> usize {
+        self.manual_clock();
+        self.runner.run_due_schedules().await.unwrap().0
+    }
+
+    /// The refreshes of `instance`, newest first (`ListRefreshes`).
+    pub async fn refreshes(&self, instance: &str) -> Vec<Value> {
+        let response = self
+            .get(&format!("/api/v1/instances/{instance}/refreshes"))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["value"].as_array().unwrap().clone()
     }
 
     /// The dispatcher, to hold on to while the app stops.

@@ -97,7 +97,7 @@ fn cases() -> Vec<Case> {
             expected: json!({"eventType": "FullRefreshCompleted", "runId": "run-7", "status": "succeeded",
                 "startedAt": "2026-11-01T00:00:00Z", "finishedAt": "2026-11-01T01:00:00Z",
                 "durationSeconds": 3600.0, "dataSourceCount": 4, "failedDataSourceCount": 1,
-                "segmentCount": 12, "measureCount": 3}),
+                "segmentCount": 12, "measureCount": 3, "initiatedBy": "platform"}),
         },
         Case {
             trigger: "unification-completed",

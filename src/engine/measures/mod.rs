@@ -13,6 +13,7 @@ mod compute;
 mod tests;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use compute::{CustomerColumn, CustomerOrdinals, apply_customer_measures};
 
@@ -25,18 +26,25 @@ use super::value::FieldType;
 /// `SetMeasure`'s body, kept as given so that `GET` answers it back. `aggregate` and `per`
 /// are text here and checked by [`Measure::parse`], so that a wrong value is reported with
 /// its field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MeasureDefinition {
+    /// The display name.
     pub name: String,
+    /// The entity whose items it sums up: a data source id, or Customer.
     pub entity: String,
+    /// count, sum, average, min, max or countDistinct.
     pub aggregate: String,
+    /// The field summed up; every aggregate but count needs one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Only items that pass this filter (the OData subset of Get items) count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// customer: one value per customer, stored as a Customer attribute; absent for a business measure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per: Option<String>,
+    /// The Customer attribute a customer measure is stored as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute: Option<String>,
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
 
 use super::normalize::Normalization;
 use super::{CUSTOMER_ENTITY, CUSTOMER_ID};
@@ -14,18 +15,23 @@ use crate::engine::items::{EntityName, EntityNameError};
 use crate::engine::schema::Schema;
 
 /// `SetUnification`'s body, kept as given so that `GET` answers it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnificationDefinition {
+    /// The customer sources, in merge order: a unified attribute takes the first non-empty value in this order.
     pub sources: Vec<SourceDefinition>,
+    /// The match rules: two records match when every condition of at least one rule holds.
     pub rules: Vec<RuleDefinition>,
 }
 
 /// One source of customer records and how its fields map to unified attributes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceDefinition {
+    /// A data source of the instance holding customer records.
     pub data_source_id: String,
+    /// Each unified attribute and the field of this source it takes its value from.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub attributes: AttributeMap,
 }
 
@@ -36,19 +42,24 @@ pub struct SourceDefinition {
 pub struct AttributeMap(pub Vec<(String, String)>);
 
 /// A match rule: records match when every condition's normalized values are equal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleDefinition {
+    /// The rule's name.
     pub name: String,
+    /// The conditions, all of which must hold.
     pub conditions: Vec<ConditionDefinition>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One condition of a rule: a unified attribute whose normalized values must be equal and not empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConditionDefinition {
+    /// A unified attribute that a source maps.
     pub attribute: String,
-    /// Normalization names, checked by [`Unification::parse`] so that an unknown one is
-    /// reported with its place rather than as a shape error.
+    /// Normalizations applied in order: trim, lowercase, ascii, digits or noWhitespace.
+    // Names, checked by `Unification::parse` so that an unknown one is reported with its
+    // place rather than as a shape error.
     #[serde(default)]
     pub normalize: Vec<String>,
 }

@@ -1,0 +1,569 @@
+//! The full refresh: every defined data source (each a stage with its own refresh record and
+//! trigger), then unification (if defined) and the `CustomerId` of activity sources, customer
+//! measures, business measures and segments, then `FullRefreshCompleted`. A stage that fails
+//! is named in the run's error and the run goes on with what it has (a failed data source
+//! keeps its previous items); the run is `failed` when any stage failed.
+//!
+//! Business measure values and segment member counts are reports through the store's report
+//! path (`Store::record_report`), as a platform's would be: the same catalog update, threshold
+//! rule, event and outbox. Every computed entity is switched atomically, so a run cut off by a
+//! stop leaves the last complete results readable; its record stays `running` and the next
+//! start marks it `interrupted` ([`Runner::recover`]).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::domain::report::{FullRefreshCounts, RunCounts, RunKind, RunReport, RunStatus};
+use crate::domain::{DataSource, InitiatedBy, InstanceId, ItemId, Refresh, RefreshStatus, Report};
+use crate::engine::items::{Entity, EntityName, ItemStore};
+use crate::engine::measures::{
+    CustomerColumn, CustomerOrdinals, Measure, MeasureError, Per, apply_customer_measures,
+};
+use crate::engine::segments::{Segment, SegmentError};
+use crate::engine::unify::{
+    ActivityLink, CUSTOMER_ENTITY, Unification, UnifyError, customer_entity, link_activity, unify,
+};
+use crate::engine::value::Value;
+use crate::storage::StorageError;
+
+use super::{Failure, Runner};
+
+/// The stages that failed, in order: the run's `errorCode` is the first one's, its
+/// `errorMessage` names them all.
+#[derive(Default)]
+struct Failures(Vec<(&'static str, String)>);
+
+impl Failures {
+    fn add(&mut self, code: &'static str, message: String) {
+        tracing::warn!(code, message = %message, "a stage of a full refresh failed");
+        self.0.push((code, message));
+    }
+
+    fn outcome(&self) -> Option<(&str, String)> {
+        let (code, _) = self.0.first()?;
+        let message = self
+            .0
+            .iter()
+            .map(|(_, message)| message.trim_end_matches('.'))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some((code, format!("{message}.")))
+    }
+}
+
+/// Runs a blocking computation on a blocking thread; a panic there is a failure, not a crash.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| Failure::new("internal_error", "The computation stopped unexpectedly."))
+}
+
+/// A measure as stored, checked.
+struct Defined<T> {
+    id: ItemId,
+    name: String,
+    value: T,
+}
+
+impl Runner {
+    /// Starts a full refresh of `instance` in the background: answers its `running` record
+    /// once that is durable, or [`StorageError::RefreshInProgress`] while the instance runs
+    /// another refresh.
+    pub async fn start_full_refresh(
+        self: &Arc<Self>,
+        instance: InstanceId,
+        initiated_by: InitiatedBy,
+    ) -> Result<Refresh, StorageError> {
+        let refresh = Refresh::full_refresh(instance, initiated_by, self.clock.now());
+        let refresh = self.store.start_refresh(refresh).await?;
+        let runner = Arc::clone(self);
+        let running = refresh.clone();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            runner.run_full_refresh(running).await;
+        });
+        Ok(refresh)
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Runs a full refresh whose `running` record holds the instance's lock to its end.
+    async fn run_full_refresh(&self, refresh: Refresh) {
+        let instance = refresh.instance_id;
+        let mut failures = Failures::default();
+        let mut counts = FullRefreshCounts::default();
+        match self.run_stages(&refresh, &mut failures, &mut counts).await {
+            Ok(()) => {}
+            Err(Stopped) => return,
+        }
+        let finished = refresh.ended(failures.outcome(), self.clock.now());
+        let report = finished.full_refresh_report(&counts);
+        if let Err(err) = self.finish(finished, report).await {
+            tracing::error!(error = %err, instance_id = %instance,
+                "cannot record the end of a full refresh; the next start marks it interrupted");
+        }
+    }
+
+    async fn run_stages(
+        &self,
+        refresh: &Refresh,
+        failures: &mut Failures,
+        counts: &mut FullRefreshCounts,
+    ) -> Result<(), Stopped> {
+        let instance = refresh.instance_id;
+        let sources = match self.store.data_sources(instance) {
+            Ok(sources) => sources,
+            Err(err) => {
+                failures.add(
+                    "storage_failure",
+                    format!("The data sources could not be read: {err}"),
+                );
+                return Ok(());
+            }
+        };
+        // 1. Data sources, each a stage with its own record and trigger.
+        let (mut refreshed, mut failed) = (0u64, 0u64);
+        for source in &sources {
+            let stage = Refresh::data_source(
+                instance,
+                source.id.clone(),
+                refresh.initiated_by,
+                self.clock.now(),
+            );
+            let stage = match self.store.start_refresh_under(stage, refresh.id).await {
+                Ok(stage) => stage,
+                Err(err) => {
+                    failed += 1;
+                    failures.add(
+                        "storage_failure",
+                        format!(
+                            "Data source \"{}\" could not be refreshed: {err}",
+                            source.id
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let finished = self.run_data_source_refresh(source, stage).await;
+            if self.stopping() {
+                return Err(Stopped);
+            }
+            refreshed += 1;
+            if finished.status != RefreshStatus::Succeeded {
+                failed += 1;
+                failures.add(
+                    "data_source_failed",
+                    format!(
+                        "Data source \"{}\" failed ({}): {}; its previous items were used",
+                        source.id,
+                        finished.error_code.as_deref().unwrap_or("failed"),
+                        finished
+                            .error_message
+                            .as_deref()
+                            .unwrap_or("no reason given")
+                            .trim_end_matches('.')
+                    ),
+                );
+            }
+        }
+        counts.data_source_count = Some(refreshed);
+        counts.failed_data_source_count = Some(failed);
+
+        // 2. Unification and the CustomerId of activity sources.
+        self.unification_stage(refresh, &sources, failures).await;
+        if self.stopping() {
+            return Err(Stopped);
+        }
+
+        // 3 and 4. Measures, customer ones first: business measures and segments may read them.
+        let measures = self.measures(instance, failures);
+        let mut computed = self.customer_measures(instance, &measures, failures).await;
+        if self.stopping() {
+            return Err(Stopped);
+        }
+        computed += self.business_measures(instance, &measures, failures).await;
+        counts.measure_count = Some(computed);
+        if self.stopping() {
+            return Err(Stopped);
+        }
+
+        // 5. Segments.
+        counts.segment_count = Some(self.segments_stage(instance, failures).await);
+        if self.stopping() {
+            return Err(Stopped);
+        }
+        Ok(())
+    }
+
+    /// Stores a report and dispatches what it caused, as the report API does.
+    async fn report(&self, instance: InstanceId, report: Report) -> Result<(), StorageError> {
+        let outcome = self
+            .store
+            .record_report(instance, report, None, self.clock.now())
+            .await?;
+        self.dispatcher
+            .metrics()
+            .events_accepted(outcome.new_events);
+        self.dispatcher.dispatch(outcome.deliveries);
+        Ok(())
+    }
+
+    async fn unification_stage(
+        &self,
+        refresh: &Refresh,
+        sources: &[DataSource],
+        failures: &mut Failures,
+    ) {
+        let instance = refresh.instance_id;
+        let stored = match self.store.unification(instance) {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return,
+            Err(err) => {
+                failures.add(
+                    "storage_failure",
+                    format!("The unification could not be read: {err}"),
+                );
+                return;
+            }
+        };
+        let started = self.clock.now();
+        let items = self.items.clone();
+        let links: Vec<(EntityName, ActivityLink)> = sources
+            .iter()
+            .filter_map(|source| {
+                let customer = source.customer.as_ref()?;
+                Some((
+                    EntityName::parse(source.id.as_str()).ok()?,
+                    ActivityLink {
+                        customer_source: EntityName::parse(customer.data_source_id.as_str())
+                            .ok()?,
+                        field: customer.field.clone(),
+                    },
+                ))
+            })
+            .collect();
+        let outcome = blocking(move || {
+            let unification = Unification::parse(&stored.definition)?;
+            let unified = unify(&items, instance, &unification)?;
+            let mut link_failures = Vec::new();
+            for (activity, link) in &links {
+                if !unified.index.is_unified(&link.customer_source) {
+                    continue;
+                }
+                if let Err(err) = link_activity(&items, instance, activity, link, &unified.index) {
+                    link_failures.push((err.code(), err.to_string()));
+                }
+            }
+            Ok::<_, UnifyError>((unified.counts, link_failures))
+        })
+        .await;
+        let finished = self.clock.now();
+        let (status, counts) = match outcome {
+            Ok(Ok((counts, link_failures))) => {
+                for (code, message) in link_failures {
+                    failures.add(code, message);
+                }
+                (
+                    RunStatus::Succeeded,
+                    crate::domain::report::UnificationCounts {
+                        source_record_count: Some(counts.source_record_count),
+                        unified_profile_count: Some(counts.unified_profile_count),
+                    },
+                )
+            }
+            Ok(Err(err)) => {
+                failures.add(err.code(), format!("Unification failed: {err}"));
+                (RunStatus::Failed, Default::default())
+            }
+            Err(failure) => {
+                failures.add(
+                    failure.code,
+                    format!("Unification failed: {}", failure.message),
+                );
+                (RunStatus::Failed, Default::default())
+            }
+        };
+        if self.stopping() {
+            return;
+        }
+        let report = RunCounts::Unification(counts).to_map().map(|counts| {
+            Report::Run(RunReport {
+                kind: RunKind::Unification,
+                run_id: Some(refresh.id.to_string()),
+                status,
+                started_at: Some(started),
+                finished_at: Some(finished),
+                counts,
+                initiated_by: Some(refresh.initiated_by),
+            })
+        });
+        let recorded = match report {
+            Ok(report) => self
+                .report(instance, report)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = recorded {
+            failures.add(
+                "storage_failure",
+                format!("The end of unification could not be recorded: {err}"),
+            );
+        }
+    }
+
+    /// The instance's measures, parsed; one that no longer parses fails alone.
+    fn measures(&self, instance: InstanceId, failures: &mut Failures) -> Vec<Defined<Measure>> {
+        let stored = match self.store.measures(instance) {
+            Ok(stored) => stored,
+            Err(err) => {
+                failures.add(
+                    "storage_failure",
+                    format!("The measures could not be read: {err}"),
+                );
+                return Vec::new();
+            }
+        };
+        stored
+            .into_iter()
+            .filter_map(|stored| {
+                let id = stored.id?;
+                match Measure::parse(&stored.definition) {
+                    Ok(measure) => Some(Defined {
+                        id,
+                        name: stored.definition.name,
+                        value: measure,
+                    }),
+                    Err(err) => {
+                        failures.add("invalid_measure", format!("Measure \"{id}\": {err}"));
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Computes every customer measure over the current `Customer` and stores their values
+    /// as its attributes in one new generation; answers how many were computed.
+    async fn customer_measures(
+        &self,
+        instance: InstanceId,
+        measures: &[Defined<Measure>],
+        failures: &mut Failures,
+    ) -> u64 {
+        let per_customer: Vec<(ItemId, Measure)> = measures
+            .iter()
+            .filter(|m| matches!(m.value.per(), Per::Customer { .. }))
+            .map(|m| (m.id.clone(), m.value.clone()))
+            .collect();
+        if per_customer.is_empty() {
+            return 0;
+        }
+        let items = self.items.clone();
+        let outcome = blocking(move || {
+            let mut results: Vec<(ItemId, Result<(), MeasureError>)> = Vec::new();
+            let Some(customers) = items.entity(instance, &customer_entity())? else {
+                return Ok::<_, MeasureError>((results, false));
+            };
+            let ordinals = CustomerOrdinals::read(&customers)?;
+            let mut columns: Vec<CustomerColumn> = Vec::new();
+            for (id, measure) in per_customer {
+                let column = measure
+                    .items(&items, instance)
+                    .and_then(|entity| measure.compute_per_customer(&entity, &ordinals));
+                match column {
+                    Ok(column) => {
+                        columns.push(column);
+                        results.push((id, Ok(())));
+                    }
+                    Err(err) => results.push((id, Err(err))),
+                }
+            }
+            apply_customer_measures(&items, instance, &customers, &columns)?;
+            Ok((results, true))
+        })
+        .await;
+        let mut computed = 0;
+        match outcome {
+            Ok(Ok((_, false))) => failures.add(
+                "no_customers",
+                format!(
+                    "Customer measures need the {CUSTOMER_ENTITY} entity; define a unification"
+                ),
+            ),
+            Ok(Ok((results, true))) => {
+                for (id, result) in results {
+                    match result {
+                        Ok(()) => computed += 1,
+                        Err(err) => failures.add(err.code(), format!("Measure \"{id}\": {err}")),
+                    }
+                }
+            }
+            Ok(Err(err)) => failures.add(err.code(), format!("Customer measures: {err}")),
+            Err(failure) => {
+                failures.add(
+                    failure.code,
+                    format!("Customer measures: {}", failure.message),
+                );
+            }
+        }
+        computed
+    }
+
+    /// Computes every business measure and reports its value; answers how many were computed.
+    async fn business_measures(
+        &self,
+        instance: InstanceId,
+        measures: &[Defined<Measure>],
+        failures: &mut Failures,
+    ) -> u64 {
+        let mut computed = 0;
+        for measure in measures.iter().filter(|m| *m.value.per() == Per::Business) {
+            let items = self.items.clone();
+            let definition = measure.value.clone();
+            let value = blocking(move || {
+                let entity = definition.items(&items, instance)?;
+                definition.compute(&entity)
+            })
+            .await;
+            let value = match value {
+                Ok(Ok(value)) => value,
+                Ok(Err(err)) => {
+                    failures.add(err.code(), format!("Measure \"{}\": {err}", measure.id));
+                    continue;
+                }
+                Err(failure) => {
+                    failures.add(
+                        failure.code,
+                        format!("Measure \"{}\": {}", measure.id, failure.message),
+                    );
+                    continue;
+                }
+            };
+            computed += 1;
+            // Average, min and max of nothing are no value, and observe nothing.
+            let Some(value) = value.as_ref().and_then(number) else {
+                continue;
+            };
+            let report = Report::MeasureValue {
+                measure_id: measure.id.clone(),
+                measure_name: Some(measure.name.clone()),
+                value,
+            };
+            if let Err(err) = self.report(instance, report).await {
+                failures.add(
+                    "storage_failure",
+                    format!(
+                        "Measure \"{}\": its value could not be recorded: {err}",
+                        measure.id
+                    ),
+                );
+            }
+        }
+        computed
+    }
+
+    /// Evaluates every segment over the current `Customer`, keeps its members and reports its
+    /// member count; answers how many were evaluated.
+    async fn segments_stage(&self, instance: InstanceId, failures: &mut Failures) -> u64 {
+        let stored = match self.store.segments(instance) {
+            Ok(stored) => stored,
+            Err(err) => {
+                failures.add(
+                    "storage_failure",
+                    format!("The segments could not be read: {err}"),
+                );
+                return 0;
+            }
+        };
+        let mut computed = 0;
+        for stored in stored {
+            let Some(id) = stored.id else { continue };
+            let segment = match Segment::parse(&stored.definition) {
+                Ok(segment) => segment,
+                Err(err) => {
+                    failures.add("invalid_segment", format!("Segment \"{id}\": {err}"));
+                    continue;
+                }
+            };
+            let items = self.items.clone();
+            let members = self.segment_members.clone();
+            let name = EntityName::parse(id.as_str());
+            let evaluated =
+                blocking(move || evaluate(&items, &members, instance, name, &segment)).await;
+            let member_count = match evaluated {
+                Ok(Ok(Some(members))) => members.item_count(),
+                Ok(Ok(None)) => {
+                    failures.add(
+                        "no_customers",
+                        format!(
+                            "Segment \"{id}\": there is no {CUSTOMER_ENTITY} entity; define a unification"
+                        ),
+                    );
+                    continue;
+                }
+                Ok(Err(err)) => {
+                    failures.add(err.code(), format!("Segment \"{id}\": {err}"));
+                    continue;
+                }
+                Err(failure) => {
+                    failures.add(
+                        failure.code,
+                        format!("Segment \"{id}\": {}", failure.message),
+                    );
+                    continue;
+                }
+            };
+            computed += 1;
+            let report = Report::SegmentSize {
+                segment_id: id.clone(),
+                segment_name: Some(stored.definition.name),
+                member_count,
+            };
+            if let Err(err) = self.report(instance, report).await {
+                failures.add(
+                    "storage_failure",
+                    format!("Segment \"{id}\": its member count could not be recorded: {err}"),
+                );
+            }
+        }
+        computed
+    }
+}
+
+/// The run stopped because the service is stopping: its record stays `running`.
+struct Stopped;
+
+/// Evaluates `segment` into its members entity; `None` when there is no `Customer` yet.
+fn evaluate(
+    items: &ItemStore,
+    members: &ItemStore,
+    instance: InstanceId,
+    name: Result<EntityName, crate::engine::items::EntityNameError>,
+    segment: &Segment,
+) -> Result<Option<Arc<Entity>>, SegmentError> {
+    let Some(customers) = items.entity(instance, &customer_entity())? else {
+        return Ok(None);
+    };
+    // Segment ids are item ids, which are valid entity names (`ItemId` is stricter).
+    let Ok(name) = name else {
+        return Ok(None);
+    };
+    segment
+        .evaluate(&customers, members, instance, &name)
+        .map(Some)
+}
+
+/// A measure's value as the number a report carries.
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(n.get()),
+        _ => None,
+    }
+}
