@@ -16,6 +16,7 @@ mod deliveries;
 mod disk_full;
 mod engine;
 mod engine_crash;
+mod engine_definitions;
 mod engine_inputs;
 mod full_refresh;
 mod helpers;
