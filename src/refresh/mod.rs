@@ -9,6 +9,9 @@
 //! [`Runner::run_data_source_refresh`] runs one to its end under a lock its caller holds (the
 //! stages of a full refresh). A refresh a stopped process left `running` is `failed` with
 //! `interrupted` when the next one starts ([`Runner::recover`]).
+//!
+//! - `full`: the full refresh (data sources, unification, measures, segments).
+//! - `schedule`: the schedule loop that starts full refreshes on the injected clock.
 
 mod full;
 mod schedule;
