@@ -78,6 +78,7 @@ impl Runner {
     ) -> Result<Refresh, StorageError> {
         let refresh = Refresh::full_refresh(instance, initiated_by, self.clock.now());
         let refresh = self.store.start_refresh(refresh).await?;
+        self.started.send_modify(|count| *count += 1);
         let runner = Arc::clone(self);
         let running = refresh.clone();
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());

@@ -108,6 +108,8 @@ pub struct Runner {
     upload_limit: u64,
     /// Counts finished refreshes: waiting for one is waiting for a change.
     finished: watch::Sender<u64>,
+    /// Counts full refreshes started, for whoever follows the schedule loop.
+    started: watch::Sender<u64>,
     stopping: Arc<AtomicBool>,
     tasks: Mutex<JoinSet<()>>,
 }
@@ -166,6 +168,7 @@ impl Runner {
             },
             upload_limit: settings.upload_limit,
             finished: watch::channel(0).0,
+            started: watch::channel(0).0,
             stopping: Arc::new(AtomicBool::new(false)),
             tasks: Mutex::new(JoinSet::new()),
         })
@@ -340,6 +343,11 @@ impl Runner {
                 return Ok(refresh);
             }
         }
+    }
+
+    /// Changes whenever a full refresh starts (tests follow the schedule loop with it).
+    pub fn full_refreshes_started(&self) -> watch::Receiver<u64> {
+        self.started.subscribe()
     }
 
     /// Stops: refreshes in progress are cut off (an ingest at its next read, a download at

@@ -281,6 +281,7 @@ async fn segment_members_page_like_items_with_a_next_link() {
     // Defined, not yet evaluated: no members.
     let empty: Value = app.get(&members("oslo", "")).await.json().await.unwrap();
     assert_eq!(empty["value"], json!([]));
+    assert_eq!(app.get(&members("oslo", "$top=0")).await.status(), 400);
     full_refresh(&app, &instance).await;
 
     // The members are the customers that pass the filter, with all their fields.
