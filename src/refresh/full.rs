@@ -28,6 +28,16 @@ use crate::storage::StorageError;
 
 use super::{Failure, Runner};
 
+/// The `errorCode` of a run whose first failed stage was a data source refresh.
+pub const DATA_SOURCE_FAILED: &str = "data_source_failed";
+/// A customer measure or a segment ran without a `Customer` entity (no unification yet).
+pub const NO_CUSTOMERS: &str = "no_customers";
+/// A definition or an outcome could not be read or written.
+const STORAGE_FAILURE: &str = "storage_failure";
+/// A stored measure or segment no longer parses (its rules changed since it was stored).
+const INVALID_MEASURE: &str = "invalid_measure";
+const INVALID_SEGMENT: &str = "invalid_segment";
+
 /// The stages that failed, in order: the run's `errorCode` is the first one's, its
 /// `errorMessage` names them all.
 #[derive(Default)]
@@ -121,7 +131,7 @@ impl Runner {
             Ok(sources) => sources,
             Err(err) => {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("The data sources could not be read: {err}"),
                 );
                 return Ok(());
@@ -141,7 +151,7 @@ impl Runner {
                 Err(err) => {
                     failed += 1;
                     failures.add(
-                        "storage_failure",
+                        STORAGE_FAILURE,
                         format!(
                             "Data source \"{}\" could not be refreshed: {err}",
                             source.id
@@ -158,7 +168,7 @@ impl Runner {
             if finished.status != RefreshStatus::Succeeded {
                 failed += 1;
                 failures.add(
-                    "data_source_failed",
+                    DATA_SOURCE_FAILED,
                     format!(
                         "Data source \"{}\" failed ({}): {}; its previous items were used",
                         source.id,
@@ -226,7 +236,7 @@ impl Runner {
             Ok(None) => return,
             Err(err) => {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("The unification could not be read: {err}"),
                 );
                 return;
@@ -312,7 +322,7 @@ impl Runner {
         };
         if let Err(err) = recorded {
             failures.add(
-                "storage_failure",
+                STORAGE_FAILURE,
                 format!("The end of unification could not be recorded: {err}"),
             );
         }
@@ -324,7 +334,7 @@ impl Runner {
             Ok(stored) => stored,
             Err(err) => {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("The measures could not be read: {err}"),
                 );
                 return Vec::new();
@@ -341,7 +351,7 @@ impl Runner {
                         value: measure,
                     }),
                     Err(err) => {
-                        failures.add("invalid_measure", format!("Measure \"{id}\": {err}"));
+                        failures.add(INVALID_MEASURE, format!("Measure \"{id}\": {err}"));
                         None
                     }
                 }
@@ -392,7 +402,7 @@ impl Runner {
         let mut computed = 0;
         match outcome {
             Ok(Ok((_, false))) => failures.add(
-                "no_customers",
+                NO_CUSTOMERS,
                 format!(
                     "Customer measures need the {CUSTOMER_ENTITY} entity; define a unification"
                 ),
@@ -458,7 +468,7 @@ impl Runner {
             };
             if let Err(err) = self.report(instance, report).await {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!(
                         "Measure \"{}\": its value could not be recorded: {err}",
                         measure.id
@@ -476,7 +486,7 @@ impl Runner {
             Ok(stored) => stored,
             Err(err) => {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("The segments could not be read: {err}"),
                 );
                 return 0;
@@ -488,7 +498,7 @@ impl Runner {
             let segment = match Segment::parse(&stored.definition) {
                 Ok(segment) => segment,
                 Err(err) => {
-                    failures.add("invalid_segment", format!("Segment \"{id}\": {err}"));
+                    failures.add(INVALID_SEGMENT, format!("Segment \"{id}\": {err}"));
                     continue;
                 }
             };
@@ -501,7 +511,7 @@ impl Runner {
                 Ok(Ok(Some(members))) => members.item_count(),
                 Ok(Ok(None)) => {
                     failures.add(
-                        "no_customers",
+                        NO_CUSTOMERS,
                         format!(
                             "Segment \"{id}\": there is no {CUSTOMER_ENTITY} entity; define a unification"
                         ),
@@ -528,7 +538,7 @@ impl Runner {
             };
             if let Err(err) = self.report(instance, report).await {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("Segment \"{id}\": its member count could not be recorded: {err}"),
                 );
             }
