@@ -126,7 +126,7 @@ impl Runner {
             }
         };
         // 1. Data sources, each a stage with its own record and trigger.
-        let (mut refreshed, mut failed) = (0u64, 0u64);
+        let mut failed = 0u64;
         for source in &sources {
             let stage = Refresh::data_source(
                 instance,
@@ -152,7 +152,6 @@ impl Runner {
             if self.stopping() {
                 return Err(Stopped);
             }
-            refreshed += 1;
             if finished.status != RefreshStatus::Succeeded {
                 failed += 1;
                 failures.add(
@@ -170,7 +169,8 @@ impl Runner {
                 );
             }
         }
-        counts.data_source_count = Some(refreshed);
+        // Every defined data source, those that failed (to start, even) included.
+        counts.data_source_count = Some(sources.len() as u64);
         counts.failed_data_source_count = Some(failed);
 
         // 2. Unification and the CustomerId of activity sources.
