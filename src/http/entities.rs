@@ -336,7 +336,7 @@ pub async fn get_items(
     );
     let page = page_of(
         &state,
-        move || entity(&items, instance.id, &entity_name),
+        move || entity(&items, instance.id, &entity_name).map(Some),
         query.into_inner(),
         &link_path,
     )
@@ -345,10 +345,11 @@ pub async fn get_items(
 }
 
 /// One page of the entity `find` answers, by the OData options of `query`, with a `nextLink`
-/// to `link_path` when more items follow.
+/// to `link_path` when more items follow; an empty page when `find` answers no entity (after
+/// `$top` and `$skip` are checked: the other options need the entity's fields).
 pub(super) async fn page_of(
     state: &AppState,
-    find: impl FnOnce() -> Result<std::sync::Arc<Entity>, ApiError> + Send + 'static,
+    find: impl FnOnce() -> Result<Option<std::sync::Arc<Entity>>, ApiError> + Send + 'static,
     query: ItemsQuery,
     link_path: &str,
 ) -> Result<ItemList, ApiError> {
@@ -372,7 +373,9 @@ pub(super) async fn page_of(
         query.order_by.clone(),
     );
     let page = blocking(move || {
-        let entity = find()?;
+        let Some(entity) = find()? else {
+            return Ok(None);
+        };
         let schema = entity.schema();
         let filter = match filter.as_deref() {
             None => None,
@@ -401,9 +404,16 @@ pub(super) async fn page_of(
                 skip,
                 top: top as usize,
             })
+            .map(Some)
             .map_err(|err| ApiError::Internal(err.into()))
     })
     .await?;
+    let Some(page) = page else {
+        return Ok(ItemList {
+            value: Vec::new(),
+            next_link: None,
+        });
+    };
     let next_link = page.more.then(|| {
         let mut link = url::form_urlencoded::Serializer::new(String::new());
         for (key, value) in [

@@ -121,16 +121,6 @@ pub async fn get_segment_members(
         .catalog_item(instance.id, CatalogKind::Segment, &id)?
         .ok_or(ApiError::NotFound("segment"))?;
     let store = state.runner.segment_members().clone();
-    let snapshot = {
-        let (store, id) = (store.clone(), id.clone());
-        super::entities::blocking(move || members(&store, instance.id, id.as_str())).await?
-    };
-    if snapshot.is_none() {
-        return Ok(HttpResponse::Ok().json(MemberList {
-            value: Vec::new(),
-            next_link: None,
-        }));
-    }
     let link_path = format!(
         "/api/v1/instances/{}/segments/{}/members",
         instance.id,
@@ -138,7 +128,7 @@ pub async fn get_segment_members(
     );
     let page = page_of(
         &state,
-        move || members(&store, instance.id, id.as_str())?.ok_or(ApiError::NotFound("segment")),
+        move || members(&store, instance.id, id.as_str()),
         query.into_inner(),
         &link_path,
     )

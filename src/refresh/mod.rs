@@ -9,6 +9,9 @@
 //! [`Runner::run_data_source_refresh`] runs one to its end under a lock its caller holds (the
 //! stages of a full refresh). A refresh a stopped process left `running` is `failed` with
 //! `interrupted` when the next one starts ([`Runner::recover`]).
+//!
+//! - `full`: the full refresh (data sources, unification, measures, segments).
+//! - `schedule`: the schedule loop that starts full refreshes on the injected clock.
 
 mod full;
 mod schedule;
@@ -105,6 +108,8 @@ pub struct Runner {
     upload_limit: u64,
     /// Counts finished refreshes: waiting for one is waiting for a change.
     finished: watch::Sender<u64>,
+    /// Counts full refreshes started, for whoever follows the schedule loop.
+    started: watch::Sender<u64>,
     stopping: Arc<AtomicBool>,
     tasks: Mutex<JoinSet<()>>,
 }
@@ -163,6 +168,7 @@ impl Runner {
             },
             upload_limit: settings.upload_limit,
             finished: watch::channel(0).0,
+            started: watch::channel(0).0,
             stopping: Arc::new(AtomicBool::new(false)),
             tasks: Mutex::new(JoinSet::new()),
         })
@@ -337,6 +343,11 @@ impl Runner {
                 return Ok(refresh);
             }
         }
+    }
+
+    /// Changes whenever a full refresh starts (tests follow the schedule loop with it).
+    pub fn full_refreshes_started(&self) -> watch::Receiver<u64> {
+        self.started.subscribe()
     }
 
     /// Stops: refreshes in progress are cut off (an ingest at its next read, a download at

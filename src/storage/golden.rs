@@ -422,3 +422,107 @@ async fn the_engine_records_of_this_release_are_stored_as_this_json() {
     drop(db);
     store.close().await.unwrap();
 }
+
+/// The engine's definitions as this release stores them: unification, measures, segments and
+/// the schedule, keyed by instance (and id).
+#[tokio::test]
+async fn the_engine_definitions_of_this_release_are_stored_as_this_json() {
+    use crate::engine::measures::MeasureDefinition;
+    use crate::engine::schedule::ScheduleDefinition;
+    use crate::engine::segments::SegmentDefinition;
+    use crate::engine::unify::UnificationDefinition;
+    use crate::storage::Watched;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let instance = InstanceId(uuid::Uuid::from_u128(0x11));
+    let at: DateTime<Utc> = "2026-01-02T03:04:05Z".parse().unwrap();
+    let unification: UnificationDefinition = serde_json::from_value(serde_json::json!({
+        "sources": [{"dataSourceId": "crm", "attributes": {"Name": "FullName", "Email": "Mail"}}],
+        "rules": [{"name": "email", "conditions": [{"attribute": "Email", "normalize": ["trim", "lowercase"]}]}],
+    }))
+    .unwrap();
+    store
+        .set_unification(instance, unification, at)
+        .await
+        .unwrap();
+    let measure: MeasureDefinition = serde_json::from_value(serde_json::json!({
+        "name": "Revenue", "entity": "orders", "aggregate": "sum", "field": "Total",
+    }))
+    .unwrap();
+    let revenue = ItemId::parse("revenue").unwrap();
+    store
+        .define_measure(
+            instance,
+            revenue.clone(),
+            measure,
+            Watched::BusinessMeasure,
+            at,
+        )
+        .await
+        .unwrap();
+    let segment = SegmentDefinition {
+        name: "Oslo".into(),
+        filter: "City eq 'Oslo'".into(),
+    };
+    let oslo = ItemId::parse("oslo").unwrap();
+    store
+        .define_segment(instance, oslo.clone(), segment, at)
+        .await
+        .unwrap();
+    let schedule = ScheduleDefinition {
+        cron: "0 6 * * *".into(),
+        time_zone: "Europe/Oslo".into(),
+    };
+    store.set_schedule(instance, schedule, at).await.unwrap();
+
+    let db = store.db().unwrap();
+    let raw = |tree: T, key: Vec<u8>| {
+        let bytes = db.get(tree, &key).unwrap().expect("a stored record");
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let keyed = |id: &str| {
+        let mut key = instance.as_bytes().to_vec();
+        key.extend_from_slice(id.as_bytes());
+        key
+    };
+    assert_eq!(
+        raw(T::InstanceUnification, instance.as_bytes().to_vec()),
+        concat!(
+            r#"{"definition":{"sources":[{"dataSourceId":"crm","attributes":{"Name":"FullName","Email":"Mail"}}],"#,
+            r#""rules":[{"name":"email","conditions":[{"attribute":"Email","normalize":["trim","lowercase"]}]}]},"#,
+            r#""createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}"#
+        )
+    );
+    assert_eq!(
+        raw(T::InstanceMeasureidMeasure, keyed("revenue")),
+        concat!(
+            r#"{"id":"revenue","definition":{"name":"Revenue","entity":"orders","aggregate":"sum","field":"Total"},"#,
+            r#""createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}"#
+        )
+    );
+    assert_eq!(
+        raw(T::InstanceSegmentidSegment, keyed("oslo")),
+        concat!(
+            r#"{"id":"oslo","definition":{"name":"Oslo","filter":"City eq 'Oslo'"},"#,
+            r#""createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z"}"#
+        )
+    );
+    assert_eq!(
+        raw(T::InstanceSchedule, instance.as_bytes().to_vec()),
+        concat!(
+            r#"{"definition":{"cron":"0 6 * * *","timeZone":"Europe/Oslo"},"#,
+            r#""createdAt":"2026-01-02T03:04:05Z","updatedAt":"2026-01-02T03:04:05Z","since":"2026-01-02T03:04:05Z"}"#
+        )
+    );
+    drop(db);
+    // Both are in the catalog at once, named by their definitions.
+    for (kind, id, name) in [
+        (CatalogKind::Measure, &revenue, "Revenue"),
+        (CatalogKind::Segment, &oslo, "Oslo"),
+    ] {
+        let item = store.catalog_item(instance, kind, id).unwrap().unwrap();
+        assert_eq!((item.name.as_str(), item.value), (name, None));
+    }
+    store.close().await.unwrap();
+}

@@ -241,6 +241,8 @@ pub struct TestAppBuilder {
     quotas: Quotas,
     /// Deliveries run only through `run_due`, on this clock.
     manual: Option<Arc<ManualClock>>,
+    /// The schedule loop runs by itself (on the manual clock, when there is one).
+    automatic_schedules: bool,
     client_request_timeout: String,
     import_dir: Option<std::path::PathBuf>,
     upload_limit: u64,
@@ -262,6 +264,7 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         not_found_limit: 3,
         quotas: Quotas::default(),
         manual: Some(ManualClock::starting_at(chrono::Utc::now())),
+        automatic_schedules: false,
         client_request_timeout: "5s".into(),
         import_dir: None,
         upload_limit: 100 << 20,
@@ -359,6 +362,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// The schedule loop runs by itself, as in production, woken by the manual clock's moves;
+    /// without this, scheduled runs start only through `TestApp::run_due_schedules`.
+    pub fn automatic_schedules(mut self) -> Self {
+        self.automatic_schedules = true;
+        self
+    }
+
     /// How long a client may take to send a request's head before the server answers 408.
     pub fn client_request_timeout(mut self, timeout: &str) -> Self {
         self.client_request_timeout = timeout.into();
@@ -444,7 +454,10 @@ impl TestAppBuilder {
                 clock: Arc::clone(clock) as _,
                 jitter: no_jitter(),
                 delivery: Mode::Manual,
-                schedules: Mode::Manual,
+                schedules: match self.automatic_schedules {
+                    true => Mode::Automatic,
+                    false => Mode::Manual,
+                },
             },
             None => Controls::default(),
         };
@@ -559,6 +572,11 @@ impl TestApp {
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         body["value"].as_array().unwrap().clone()
+    }
+
+    /// The refresh runner, to follow its refreshes.
+    pub fn runner_handle(&self) -> Arc<Runner> {
+        Arc::clone(&self.runner)
     }
 
     /// The dispatcher, to hold on to while the app stops.

@@ -17,6 +17,7 @@ mod demo;
 mod disk_full;
 mod engine;
 mod engine_crash;
+mod engine_definitions;
 mod engine_inputs;
 mod full_refresh;
 mod helpers;

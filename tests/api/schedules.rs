@@ -193,3 +193,41 @@ async fn bad_schedules_are_refused_naming_the_field() {
     assert_eq!(status, 200, "replaced: {body}");
     assert_eq!(body["cron"], "0 7 * * 1-5");
 }
+
+#[tokio::test]
+async fn the_schedule_loop_starts_a_due_run_when_the_clock_moves() {
+    let app = spawn_app_builder()
+        .clock_starting_at(at("2026-03-01T10:00:00Z"))
+        .automatic_schedules()
+        .spawn()
+        .await;
+    let instance = app.create_instance("looped").await;
+    retail(&app, &instance).await;
+    let (status, _) = set_schedule(&app, &instance, "15 * * * * *", "UTC").await;
+    assert_eq!(status, 201);
+    assert!(app.refreshes(&instance).await.is_empty(), "not due yet");
+
+    // Moving the clock past 10:00:15 wakes the loop, which starts the run by itself.
+    app.advance(std::time::Duration::from_secs(20));
+    let run = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut started = app.runner_handle().full_refreshes_started();
+        loop {
+            if let Some(run) = app
+                .refreshes(&instance)
+                .await
+                .into_iter()
+                .find(|r| r["kind"] == "fullRefresh")
+            {
+                return run;
+            }
+            started.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the loop started the due run");
+    assert_eq!(run["initiatedBy"], "schedule");
+    let done = app
+        .finish_refresh(&instance, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "succeeded");
+}

@@ -10,31 +10,36 @@
 //! stop leaves the last complete results readable; its record stays `running` and the next
 //! start marks it `interrupted` ([`Runner::recover`]).
 
+mod stages;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::domain::report::{FullRefreshCounts, RunCounts, RunKind, RunReport, RunStatus};
-use crate::domain::{DataSource, InitiatedBy, InstanceId, ItemId, Refresh, RefreshStatus, Report};
-use crate::engine::items::{Entity, EntityName, ItemStore};
-use crate::engine::measures::{
-    CustomerColumn, CustomerOrdinals, Measure, MeasureError, Per, apply_customer_measures,
-};
-use crate::engine::segments::{Segment, SegmentError};
-use crate::engine::unify::{
-    ActivityLink, CUSTOMER_ENTITY, Unification, UnifyError, customer_entity, link_activity, unify,
-};
-use crate::engine::value::Value;
+use crate::domain::{DataSource, InitiatedBy, InstanceId, Refresh, RefreshStatus, Report};
+use crate::engine::items::EntityName;
+use crate::engine::unify::{ActivityLink, Unification, UnifyError, link_activity, unify};
 use crate::storage::StorageError;
 
 use super::{Failure, Runner};
 
+/// The `errorCode` of a run whose first failed stage was a data source refresh.
+pub const DATA_SOURCE_FAILED: &str = "data_source_failed";
+/// A customer measure or a segment ran without a `Customer` entity (no unification yet).
+pub const NO_CUSTOMERS: &str = "no_customers";
+/// A definition or an outcome could not be read or written.
+const STORAGE_FAILURE: &str = "storage_failure";
+/// A stored measure or segment no longer parses (its rules changed since it was stored).
+const INVALID_MEASURE: &str = "invalid_measure";
+const INVALID_SEGMENT: &str = "invalid_segment";
+
 /// The stages that failed, in order: the run's `errorCode` is the first one's, its
 /// `errorMessage` names them all.
 #[derive(Default)]
-struct Failures(Vec<(&'static str, String)>);
+pub(super) struct Failures(Vec<(&'static str, String)>);
 
 impl Failures {
-    fn add(&mut self, code: &'static str, message: String) {
+    pub(super) fn add(&mut self, code: &'static str, message: String) {
         tracing::warn!(code, message = %message, "a stage of a full refresh failed");
         self.0.push((code, message));
     }
@@ -52,19 +57,12 @@ impl Failures {
 }
 
 /// Runs a blocking computation on a blocking thread; a panic there is a failure, not a crash.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| Failure::new("internal_error", "The computation stopped unexpectedly."))
-}
-
-/// A measure as stored, checked.
-struct Defined<T> {
-    id: ItemId,
-    name: String,
-    value: T,
 }
 
 impl Runner {
@@ -78,6 +76,7 @@ impl Runner {
     ) -> Result<Refresh, StorageError> {
         let refresh = Refresh::full_refresh(instance, initiated_by, self.clock.now());
         let refresh = self.store.start_refresh(refresh).await?;
+        self.started.send_modify(|count| *count += 1);
         let runner = Arc::clone(self);
         let running = refresh.clone();
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
@@ -120,14 +119,14 @@ impl Runner {
             Ok(sources) => sources,
             Err(err) => {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("The data sources could not be read: {err}"),
                 );
                 return Ok(());
             }
         };
         // 1. Data sources, each a stage with its own record and trigger.
-        let (mut refreshed, mut failed) = (0u64, 0u64);
+        let mut failed = 0u64;
         for source in &sources {
             let stage = Refresh::data_source(
                 instance,
@@ -140,7 +139,7 @@ impl Runner {
                 Err(err) => {
                     failed += 1;
                     failures.add(
-                        "storage_failure",
+                        STORAGE_FAILURE,
                         format!(
                             "Data source \"{}\" could not be refreshed: {err}",
                             source.id
@@ -153,11 +152,10 @@ impl Runner {
             if self.stopping() {
                 return Err(Stopped);
             }
-            refreshed += 1;
             if finished.status != RefreshStatus::Succeeded {
                 failed += 1;
                 failures.add(
-                    "data_source_failed",
+                    DATA_SOURCE_FAILED,
                     format!(
                         "Data source \"{}\" failed ({}): {}; its previous items were used",
                         source.id,
@@ -171,7 +169,8 @@ impl Runner {
                 );
             }
         }
-        counts.data_source_count = Some(refreshed);
+        // Every defined data source, those that failed (to start, even) included.
+        counts.data_source_count = Some(sources.len() as u64);
         counts.failed_data_source_count = Some(failed);
 
         // 2. Unification and the CustomerId of activity sources.
@@ -225,7 +224,7 @@ impl Runner {
             Ok(None) => return,
             Err(err) => {
                 failures.add(
-                    "storage_failure",
+                    STORAGE_FAILURE,
                     format!("The unification could not be read: {err}"),
                 );
                 return;
@@ -311,259 +310,12 @@ impl Runner {
         };
         if let Err(err) = recorded {
             failures.add(
-                "storage_failure",
+                STORAGE_FAILURE,
                 format!("The end of unification could not be recorded: {err}"),
             );
         }
-    }
-
-    /// The instance's measures, parsed; one that no longer parses fails alone.
-    fn measures(&self, instance: InstanceId, failures: &mut Failures) -> Vec<Defined<Measure>> {
-        let stored = match self.store.measures(instance) {
-            Ok(stored) => stored,
-            Err(err) => {
-                failures.add(
-                    "storage_failure",
-                    format!("The measures could not be read: {err}"),
-                );
-                return Vec::new();
-            }
-        };
-        stored
-            .into_iter()
-            .filter_map(|stored| {
-                let id = stored.id?;
-                match Measure::parse(&stored.definition) {
-                    Ok(measure) => Some(Defined {
-                        id,
-                        name: stored.definition.name,
-                        value: measure,
-                    }),
-                    Err(err) => {
-                        failures.add("invalid_measure", format!("Measure \"{id}\": {err}"));
-                        None
-                    }
-                }
-            })
-            .collect()
-    }
-
-    /// Computes every customer measure over the current `Customer` and stores their values
-    /// as its attributes in one new generation; answers how many were computed.
-    async fn customer_measures(
-        &self,
-        instance: InstanceId,
-        measures: &[Defined<Measure>],
-        failures: &mut Failures,
-    ) -> u64 {
-        let per_customer: Vec<(ItemId, Measure)> = measures
-            .iter()
-            .filter(|m| matches!(m.value.per(), Per::Customer { .. }))
-            .map(|m| (m.id.clone(), m.value.clone()))
-            .collect();
-        if per_customer.is_empty() {
-            return 0;
-        }
-        let items = self.items.clone();
-        let outcome = blocking(move || {
-            let mut results: Vec<(ItemId, Result<(), MeasureError>)> = Vec::new();
-            let Some(customers) = items.entity(instance, &customer_entity())? else {
-                return Ok::<_, MeasureError>((results, false));
-            };
-            let ordinals = CustomerOrdinals::read(&customers)?;
-            let mut columns: Vec<CustomerColumn> = Vec::new();
-            for (id, measure) in per_customer {
-                let column = measure
-                    .items(&items, instance)
-                    .and_then(|entity| measure.compute_per_customer(&entity, &ordinals));
-                match column {
-                    Ok(column) => {
-                        columns.push(column);
-                        results.push((id, Ok(())));
-                    }
-                    Err(err) => results.push((id, Err(err))),
-                }
-            }
-            apply_customer_measures(&items, instance, &customers, &columns)?;
-            Ok((results, true))
-        })
-        .await;
-        let mut computed = 0;
-        match outcome {
-            Ok(Ok((_, false))) => failures.add(
-                "no_customers",
-                format!(
-                    "Customer measures need the {CUSTOMER_ENTITY} entity; define a unification"
-                ),
-            ),
-            Ok(Ok((results, true))) => {
-                for (id, result) in results {
-                    match result {
-                        Ok(()) => computed += 1,
-                        Err(err) => failures.add(err.code(), format!("Measure \"{id}\": {err}")),
-                    }
-                }
-            }
-            Ok(Err(err)) => failures.add(err.code(), format!("Customer measures: {err}")),
-            Err(failure) => {
-                failures.add(
-                    failure.code,
-                    format!("Customer measures: {}", failure.message),
-                );
-            }
-        }
-        computed
-    }
-
-    /// Computes every business measure and reports its value; answers how many were computed.
-    async fn business_measures(
-        &self,
-        instance: InstanceId,
-        measures: &[Defined<Measure>],
-        failures: &mut Failures,
-    ) -> u64 {
-        let mut computed = 0;
-        for measure in measures.iter().filter(|m| *m.value.per() == Per::Business) {
-            let items = self.items.clone();
-            let definition = measure.value.clone();
-            let value = blocking(move || {
-                let entity = definition.items(&items, instance)?;
-                definition.compute(&entity)
-            })
-            .await;
-            let value = match value {
-                Ok(Ok(value)) => value,
-                Ok(Err(err)) => {
-                    failures.add(err.code(), format!("Measure \"{}\": {err}", measure.id));
-                    continue;
-                }
-                Err(failure) => {
-                    failures.add(
-                        failure.code,
-                        format!("Measure \"{}\": {}", measure.id, failure.message),
-                    );
-                    continue;
-                }
-            };
-            computed += 1;
-            // Average, min and max of nothing are no value, and observe nothing.
-            let Some(value) = value.as_ref().and_then(number) else {
-                continue;
-            };
-            let report = Report::MeasureValue {
-                measure_id: measure.id.clone(),
-                measure_name: Some(measure.name.clone()),
-                value,
-            };
-            if let Err(err) = self.report(instance, report).await {
-                failures.add(
-                    "storage_failure",
-                    format!(
-                        "Measure \"{}\": its value could not be recorded: {err}",
-                        measure.id
-                    ),
-                );
-            }
-        }
-        computed
-    }
-
-    /// Evaluates every segment over the current `Customer`, keeps its members and reports its
-    /// member count; answers how many were evaluated.
-    async fn segments_stage(&self, instance: InstanceId, failures: &mut Failures) -> u64 {
-        let stored = match self.store.segments(instance) {
-            Ok(stored) => stored,
-            Err(err) => {
-                failures.add(
-                    "storage_failure",
-                    format!("The segments could not be read: {err}"),
-                );
-                return 0;
-            }
-        };
-        let mut computed = 0;
-        for stored in stored {
-            let Some(id) = stored.id else { continue };
-            let segment = match Segment::parse(&stored.definition) {
-                Ok(segment) => segment,
-                Err(err) => {
-                    failures.add("invalid_segment", format!("Segment \"{id}\": {err}"));
-                    continue;
-                }
-            };
-            let items = self.items.clone();
-            let members = self.segment_members.clone();
-            let name = EntityName::parse(id.as_str());
-            let evaluated =
-                blocking(move || evaluate(&items, &members, instance, name, &segment)).await;
-            let member_count = match evaluated {
-                Ok(Ok(Some(members))) => members.item_count(),
-                Ok(Ok(None)) => {
-                    failures.add(
-                        "no_customers",
-                        format!(
-                            "Segment \"{id}\": there is no {CUSTOMER_ENTITY} entity; define a unification"
-                        ),
-                    );
-                    continue;
-                }
-                Ok(Err(err)) => {
-                    failures.add(err.code(), format!("Segment \"{id}\": {err}"));
-                    continue;
-                }
-                Err(failure) => {
-                    failures.add(
-                        failure.code,
-                        format!("Segment \"{id}\": {}", failure.message),
-                    );
-                    continue;
-                }
-            };
-            computed += 1;
-            let report = Report::SegmentSize {
-                segment_id: id.clone(),
-                segment_name: Some(stored.definition.name),
-                member_count,
-            };
-            if let Err(err) = self.report(instance, report).await {
-                failures.add(
-                    "storage_failure",
-                    format!("Segment \"{id}\": its member count could not be recorded: {err}"),
-                );
-            }
-        }
-        computed
     }
 }
 
 /// The run stopped because the service is stopping: its record stays `running`.
 struct Stopped;
-
-/// Evaluates `segment` into its members entity; `None` when there is no `Customer` yet.
-fn evaluate(
-    items: &ItemStore,
-    members: &ItemStore,
-    instance: InstanceId,
-    name: Result<EntityName, crate::engine::items::EntityNameError>,
-    segment: &Segment,
-) -> Result<Option<Arc<Entity>>, SegmentError> {
-    let Some(customers) = items.entity(instance, &customer_entity())? else {
-        return Ok(None);
-    };
-    // Segment ids are item ids, which are valid entity names (`ItemId` is stricter).
-    let Ok(name) = name else {
-        return Ok(None);
-    };
-    segment
-        .evaluate(&customers, members, instance, &name)
-        .map(Some)
-}
-
-/// A measure's value as the number a report carries.
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Integer(n) => Some(*n as f64),
-        Value::Number(n) => Some(n.get()),
-        _ => None,
-    }
-}
