@@ -73,7 +73,11 @@ fn setup() -> Vec<Step> {
             json!({"name": "CRM contacts", "format": "csv", "primaryKey": "ContactId",
                    "source": {"kind": "upload"}}),
         ),
-        Step::upload("/data-sources/crm-contacts/content", "text/csv", CRM_CONTACTS),
+        Step::upload(
+            "/data-sources/crm-contacts/content",
+            "text/csv",
+            CRM_CONTACTS,
+        ),
         Step::put(
             "/data-sources/webshop-customers",
             json!({"name": "Web shop customers", "format": "jsonl", "primaryKey": "CustomerNumber",
@@ -186,7 +190,10 @@ pub async fn prepare(state: &web::Data<AppState>) -> anyhow::Result<String> {
         let response = test::call_service(&app, request).await;
         let status = response.status().as_u16();
         let bytes = test::read_body(response).await;
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     };
     // Sends a request that must succeed: its JSON answer.
     let expect = async |method: Method, path: &str, body: Option<&Body>| {

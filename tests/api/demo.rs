@@ -133,7 +133,12 @@ async fn the_demo_is_set_up_once_and_refreshed_at_every_start() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["name"].as_str().unwrap(), e["itemCount"].as_u64().unwrap()))
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                e["itemCount"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let crm = rows(CRM_CONTACTS, true) as u64;
     let shop = rows(WEBSHOP_CUSTOMERS, false) as u64;
@@ -143,7 +148,10 @@ async fn the_demo_is_set_up_once_and_refreshed_at_every_start() {
     // Duplicates and the customers of both sources are merged: fewer profiles than records,
     // more than either source alone.
     let customers = counts["Customer"];
-    assert!(customers < crm + shop && customers > crm.max(shop), "{counts:?}");
+    assert!(
+        customers < crm + shop && customers > crm.max(shop),
+        "{counts:?}"
+    );
 
     let (cents, _) = orders_reference();
     let revenue = demo
@@ -175,7 +183,11 @@ async fn the_demo_is_set_up_once_and_refreshed_at_every_start() {
     assert_ne!(second["id"], first["id"]);
     assert_eq!(second["status"], "succeeded", "{second}");
     assert_eq!(demo.full_refreshes(&instance).await.len(), 2);
-    assert_eq!(demo.customer_ids(&instance).await, ids, "the same data keeps its ids");
+    assert_eq!(
+        demo.customer_ids(&instance).await,
+        ids,
+        "the same data keeps its ids"
+    );
 }
 
 #[tokio::test]
@@ -190,7 +202,9 @@ async fn a_data_change_and_a_full_refresh_fire_the_demo_segment_trigger() {
     let instance = demo.instance().await;
     demo.finish_newest_full_refresh(&instance).await;
     let before = demo
-        .get(&format!("/api/v1/instances/{instance}/segments/big-spenders"))
+        .get(&format!(
+            "/api/v1/instances/{instance}/segments/big-spenders"
+        ))
         .await;
     let members = before["memberCount"].as_u64().unwrap();
 
@@ -200,8 +214,10 @@ async fn a_data_change_and_a_full_refresh_fire_the_demo_segment_trigger() {
                 .post(app.url(&format!(
                     "/api/v1/instances/{instance}/triggers/segment-threshold-crossed"
                 )))
-                .json(&json!({"notificationUrl": receiver.callback("big-spenders"),
-                              "segmentId": "big-spenders", "threshold": members})),
+                .json(
+                    &json!({"notificationUrl": receiver.callback("big-spenders"),
+                              "segmentId": "big-spenders", "threshold": members}),
+                ),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -227,7 +243,9 @@ async fn a_data_change_and_a_full_refresh_fire_the_demo_segment_trigger() {
         .await;
     assert_eq!(status, 204, "{body}");
     let (status, body) = demo
-        .send(reqwest::Client::new().post(app.url(&format!("/api/v1/instances/{instance}/refresh"))))
+        .send(
+            reqwest::Client::new().post(app.url(&format!("/api/v1/instances/{instance}/refresh"))),
+        )
         .await;
     assert_eq!(status, 202, "{body}");
     let finished = demo.finish_newest_full_refresh(&instance).await;
