@@ -15,150 +15,43 @@ use insights_connector::engine::segments::{Segment, SegmentDefinition};
 use insights_connector::engine::unify::{
     ActivityLink, Unification, UnificationDefinition, link_activity, unify,
 };
-use insights_connector::engine::{Field, FieldType, Finite, Schema, Value};
+use insights_connector::engine::{Field, FieldType, Schema, Value};
 use serde_json::json;
 
-const SOURCE_RECORDS: u64 = 500_000;
-const LINKED_ORDERS: u64 = 1_000_000;
+#[path = "support/generated.rs"]
+mod generated;
+use generated::{
+    CITIES, LINKED_ORDERS, Numbers, SOURCE_RECORDS, Table, memory_mib, number, reset_peak, text,
+};
+
 const CUSTOMERS: u64 = 1_000_000;
 const ORDERS: u64 = 2_000_000;
-const CITIES: [&str; 8] = [
-    "Oslo", "Rome", "Lyon", "Porto", "Gdańsk", "Zürich", "Tromsø", "Köln",
-];
-
-/// splitmix64: the same numbers on every run, no crate needed.
-struct Numbers(u64);
-
-impl Numbers {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Resets the peak resident set to the current one (Linux `clear_refs` 5).
-fn reset_peak() {
-    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
-        eprintln!("could not reset the peak resident set: {error}");
-    }
-}
-
-/// (`VmRSS`, `VmHWM`) in MiB.
-fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map_or(0.0, |kib| kib / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 fn name(text: &str) -> EntityName {
     EntityName::parse(text).expect("a valid entity name")
 }
 
-fn text(value: impl Into<String>) -> Value {
-    Value::String(value.into())
-}
-
-fn number(x: f64) -> Value {
-    Value::Number(Finite::new(x).expect("finite"))
-}
-
 fn write(
     store: &ItemStore,
     instance: InstanceId,
-    entity: &str,
-    fields: &[(&str, FieldType)],
-    rows: impl Iterator<Item = Vec<Value>>,
+    table: Table<impl Iterator<Item = Vec<Value>>>,
 ) -> Arc<Entity> {
     let schema = Schema::new(
-        fields.iter().map(|(n, t)| Field::new(*n, *t)).collect(),
-        fields[0].0,
+        table
+            .fields
+            .iter()
+            .map(|(n, t)| Field::new(*n, *t))
+            .collect(),
+        table.fields[0].0,
     )
     .expect("a schema");
     let mut writer = store
-        .write(instance, &name(entity), schema, &[])
+        .write(instance, &name(table.name), schema, &[])
         .expect("a writer");
-    for row in rows {
+    for row in table.rows {
         writer.push(&row).expect("a row");
     }
     writer.commit().expect("committed")
-}
-
-/// `crm`: people 0..500,000, every 20th a duplicate of the one before (the email in other
-/// letter case and spacing), 60% with a phone. `web`: even keys are crm's people (email in
-/// capitals with spaces), odd keys new people; every third has a phone written another way.
-fn write_sources(store: &ItemStore, instance: InstanceId) {
-    let mut numbers = Numbers(1);
-    write(
-        store,
-        instance,
-        "crm",
-        &[
-            ("id", FieldType::Integer),
-            ("name", FieldType::String),
-            ("email", FieldType::String),
-            ("phone", FieldType::String),
-            ("city", FieldType::String),
-        ],
-        (0..SOURCE_RECORDS).map(|i| {
-            let person = if i % 20 == 19 { i - 1 } else { i };
-            let email = if i % 20 == 19 {
-                format!("  Person{person}@Example.com")
-            } else {
-                format!("person{person}@example.com")
-            };
-            let phone = if numbers.below(10) < 6 {
-                text(format!("+1 555 {person:07}"))
-            } else {
-                Value::Null
-            };
-            vec![
-                Value::Integer(i as i64),
-                text(format!("First{} Last{}", i % 5000, i % 7919)),
-                text(email),
-                phone,
-                text(CITIES[(i % 8) as usize]),
-            ]
-        }),
-    );
-    write(
-        store,
-        instance,
-        "web",
-        &[
-            ("key", FieldType::String),
-            ("mail", FieldType::String),
-            ("tel", FieldType::String),
-            ("country", FieldType::String),
-        ],
-        (0..SOURCE_RECORDS).map(|j| {
-            let person = if j % 2 == 0 { j } else { 1_000_000 + j };
-            let phone = if j % 3 == 0 {
-                text(format!("(555) {person:07}"))
-            } else {
-                Value::Null
-            };
-            vec![
-                text(format!("w{j}")),
-                text(format!(" PERSON{person}@EXAMPLE.COM ")),
-                phone,
-                text(if j % 5 == 0 { "NO" } else { "IT" }),
-            ]
-        }),
-    );
 }
 
 fn measure(body: serde_json::Value) -> Measure {
@@ -276,19 +169,13 @@ fn main() {
     let instance = InstanceId::new();
 
     println!("== unification: 2 sources x {SOURCE_RECORDS} records, 2 rules");
-    let (_, took) = timed(|| write_sources(&store, instance));
+    let (_, took) = timed(|| {
+        write(&store, instance, generated::crm());
+        write(&store, instance, generated::web());
+    });
     report("write the two sources (setup, not measured)", took, None);
-    let definition: UnificationDefinition = serde_json::from_value(json!({
-        "sources": [
-            {"dataSourceId": "crm", "attributes": {"Name": "name", "Email": "email", "Phone": "phone", "City": "city"}},
-            {"dataSourceId": "web", "attributes": {"Email": "mail", "Phone": "tel", "Country": "country"}}
-        ],
-        "rules": [
-            {"name": "email", "conditions": [{"attribute": "Email", "normalize": ["trim", "lowercase"]}]},
-            {"name": "phone", "conditions": [{"attribute": "Phone", "normalize": ["digits"]}]}
-        ]
-    }))
-    .expect("a unification");
+    let definition: UnificationDefinition =
+        serde_json::from_value(generated::unification()).expect("a unification");
     let unification = Unification::parse(&definition).expect("valid");
     let (before, _) = memory_mib();
     reset_peak();
@@ -306,30 +193,7 @@ fn main() {
         if peak <= 1024.0 { "met" } else { "MISSED" }
     );
 
-    let mut numbers = Numbers(2);
-    write(
-        &store,
-        instance,
-        "orders",
-        &[
-            ("order", FieldType::Integer),
-            ("customer", FieldType::Integer),
-            ("amount", FieldType::Number),
-            ("status", FieldType::String),
-        ],
-        (0..LINKED_ORDERS).map(|n| {
-            vec![
-                Value::Integer(n as i64),
-                Value::Integer(numbers.below(SOURCE_RECORDS + SOURCE_RECORDS / 10) as i64),
-                number(numbers.below(100_000) as f64 / 100.0),
-                text(if numbers.below(4) == 0 {
-                    "open"
-                } else {
-                    "paid"
-                }),
-            ]
-        }),
-    );
+    write(&store, instance, generated::orders());
     let link = ActivityLink {
         customer_source: name("crm"),
         field: "customer".to_owned(),
@@ -367,24 +231,26 @@ fn main() {
     let customers = write(
         &store,
         big,
-        "Customer",
-        &[
-            ("CustomerId", FieldType::String),
-            ("Name", FieldType::String),
-            ("City", FieldType::String),
-            ("Age", FieldType::Integer),
-        ],
-        (0..CUSTOMERS).map(|n| {
-            vec![
-                text(format!(
-                    "{:032x}",
-                    u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
-                )),
-                text(format!("First{} Last{}", n % 5000, n % 7919)),
-                text(CITIES[numbers.below(8) as usize]),
-                Value::Integer(18 + numbers.below(70) as i64),
-            ]
-        }),
+        Table {
+            name: "Customer",
+            fields: &[
+                ("CustomerId", FieldType::String),
+                ("Name", FieldType::String),
+                ("City", FieldType::String),
+                ("Age", FieldType::Integer),
+            ],
+            rows: (0..CUSTOMERS).map(|n| {
+                vec![
+                    text(format!(
+                        "{:032x}",
+                        u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                    )),
+                    text(format!("First{} Last{}", n % 5000, n % 7919)),
+                    text(CITIES[numbers.below(8) as usize]),
+                    Value::Integer(18 + numbers.below(70) as i64),
+                ]
+            }),
+        },
     );
     let mut ids = Vec::with_capacity(CUSTOMERS as usize);
     customers
@@ -397,25 +263,27 @@ fn main() {
     let orders = write(
         &store,
         big,
-        "orders",
-        &[
-            ("order", FieldType::Integer),
-            ("CustomerId", FieldType::String),
-            ("amount", FieldType::Number),
-            ("status", FieldType::String),
-        ],
-        (0..ORDERS).map(|n| {
-            vec![
-                Value::Integer(n as i64),
-                text(ids[numbers.below(CUSTOMERS) as usize].clone()),
-                number(numbers.below(100_000) as f64 / 100.0),
-                text(if numbers.below(4) == 0 {
-                    "open"
-                } else {
-                    "paid"
-                }),
-            ]
-        }),
+        Table {
+            name: "orders",
+            fields: &[
+                ("order", FieldType::Integer),
+                ("CustomerId", FieldType::String),
+                ("amount", FieldType::Number),
+                ("status", FieldType::String),
+            ],
+            rows: (0..ORDERS).map(|n| {
+                vec![
+                    Value::Integer(n as i64),
+                    text(ids[numbers.below(CUSTOMERS) as usize].clone()),
+                    number(numbers.below(100_000) as f64 / 100.0),
+                    text(if numbers.below(4) == 0 {
+                        "open"
+                    } else {
+                        "paid"
+                    }),
+                ]
+            }),
+        },
     );
     drop(ids);
     measures_and_segments(
