@@ -14,6 +14,7 @@ mod stages;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use crate::domain::report::{FullRefreshCounts, RunCounts, RunKind, RunReport, RunStatus};
 use crate::domain::{DataSource, InitiatedBy, InstanceId, Refresh, RefreshStatus, Report};
@@ -115,6 +116,7 @@ impl Runner {
         counts: &mut FullRefreshCounts,
     ) -> Result<(), Stopped> {
         let instance = refresh.instance_id;
+        let mut stage = Stage::start(refresh);
         let sources = match self.store.data_sources(instance) {
             Ok(sources) => sources,
             Err(err) => {
@@ -172,12 +174,14 @@ impl Runner {
         // Every defined data source, those that failed (to start, even) included.
         counts.data_source_count = Some(sources.len() as u64);
         counts.failed_data_source_count = Some(failed);
+        stage.finished("data_sources");
 
         // 2. Unification and the CustomerId of activity sources.
         self.unification_stage(refresh, &sources, failures).await;
         if self.stopping() {
             return Err(Stopped);
         }
+        stage.finished("unification");
 
         // 3 and 4. Measures, customer ones first: business measures and segments may read them.
         let measures = self.measures(instance, failures);
@@ -185,17 +189,20 @@ impl Runner {
         if self.stopping() {
             return Err(Stopped);
         }
+        stage.finished("customer_measures");
         computed += self.business_measures(instance, &measures, failures).await;
         counts.measure_count = Some(computed);
         if self.stopping() {
             return Err(Stopped);
         }
+        stage.finished("business_measures");
 
         // 5. Segments.
         counts.segment_count = Some(self.segments_stage(instance, failures).await);
         if self.stopping() {
             return Err(Stopped);
         }
+        stage.finished("segments");
         Ok(())
     }
 
@@ -319,3 +326,27 @@ impl Runner {
 
 /// The run stopped because the service is stopping: its record stays `running`.
 struct Stopped;
+
+/// Logs how long each stage of a run took, so that an operator (and the full refresh
+/// benchmark) can see where its time goes.
+struct Stage<'a> {
+    refresh: &'a Refresh,
+    since: Instant,
+}
+
+impl<'a> Stage<'a> {
+    fn start(refresh: &'a Refresh) -> Self {
+        Self {
+            refresh,
+            since: Instant::now(),
+        }
+    }
+
+    /// Logs the stage that ends now; the next one starts now.
+    fn finished(&mut self, stage: &'static str) {
+        let elapsed_ms = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(refresh_id = %self.refresh.id, instance_id = %self.refresh.instance_id,
+            stage, elapsed_ms, "a stage of a full refresh finished");
+        self.since = Instant::now();
+    }
+}
