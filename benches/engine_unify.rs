@@ -21,7 +21,8 @@ use serde_json::json;
 #[path = "support/generated.rs"]
 mod generated;
 use generated::{
-    CITIES, LINKED_ORDERS, Numbers, SOURCE_RECORDS, Table, memory_mib, number, reset_peak, text,
+    CITIES, LINKED_ORDERS, Numbers, SOURCE_RECORDS, Table, memory_mib, number, report, reset_peak,
+    text,
 };
 
 const CUSTOMERS: u64 = 1_000_000;
@@ -71,15 +72,6 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = Instant::now();
     let out = f();
     (out, start.elapsed())
-}
-
-fn report(what: &str, took: Duration, target: Option<Duration>) {
-    let verdict = match target {
-        Some(target) if took <= target => format!(" (target {target:?}: met)"),
-        Some(target) => format!(" (target {target:?}: MISSED)"),
-        None => String::new(),
-    };
-    println!("{what:<60} {:>9.3} s{verdict}", took.as_secs_f64());
 }
 
 /// Three customer measures (one stored as `Spend`, `OrderCount`, `MaxOrder`), applied in one

@@ -23,7 +23,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 #[path = "support/generated.rs"]
 mod generated;
-use generated::{Table, memory_mib, reset_peak};
+use generated::{Table, memory_mib, report, reset_peak};
 
 const SECRET: &str = "full-refresh-benchmark-secret";
 const TENANT: &str = "bench";
@@ -180,15 +180,6 @@ fn seconds(from: &Json, to: &Json) -> f64 {
             .expect("a time")
     };
     (at(to) - at(from)).as_seconds_f64()
-}
-
-fn report(what: &str, took: Duration, target: Option<Duration>) {
-    let verdict = match target {
-        Some(target) if took <= target => format!(" (target {target:?}: met)"),
-        Some(target) => format!(" (target {target:?}: MISSED)"),
-        None => String::new(),
-    };
-    println!("{what:<60} {:>9.3} s{verdict}", took.as_secs_f64());
 }
 
 /// Defines the instance's data sources, unification, measures and segments.

@@ -1,6 +1,7 @@
 //! The generated data of the engine benchmarks (`engine_unify`, `full_refresh`): two customer
 //! sources of 500,000 records each and 1,000,000 orders of their people, the same rows on
-//! every run. Each bench includes this file as a module.
+//! every run, and how both benches print a timing and read memory. Each bench includes this
+//! file as a module.
 
 use insights_connector::engine::{FieldType, Finite, Value};
 
@@ -145,6 +146,16 @@ pub fn unification() -> serde_json::Value {
             {"name": "phone", "conditions": [{"attribute": "Phone", "normalize": ["digits"]}]}
         ]
     })
+}
+
+/// Prints one timing, with its target when it has one.
+pub fn report(what: &str, took: std::time::Duration, target: Option<std::time::Duration>) {
+    let verdict = match target {
+        Some(target) if took <= target => format!(" (target {target:?}: met)"),
+        Some(target) => format!(" (target {target:?}: MISSED)"),
+        None => String::new(),
+    };
+    println!("{what:<60} {:>9.3} s{verdict}", took.as_secs_f64());
 }
 
 /// Resets the peak resident set to the current one (Linux `clear_refs` 5).
