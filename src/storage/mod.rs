@@ -105,6 +105,12 @@ impl Default for Limits {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteCounts {
+    pub jobs: u64,
+    pub flushes: u64,
+}
+
 pub struct Store {
     shared: Arc<writer::Shared>,
     jobs: Mutex<Option<std::sync::mpsc::Sender<writer::Job>>>,
@@ -179,6 +185,16 @@ impl Store {
         .map_err(|_| StorageError::Bug("closing storage panicked"))?
     }
 
+    /// Write jobs made durable and the flushes that did it, since start: concurrent writes
+    /// share a flush (group commit).
+    pub fn write_counts(&self) -> WriteCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        WriteCounts {
+            jobs: self.shared.jobs_done.load(Relaxed),
+            flushes: self.shared.flushes.load(Relaxed),
+        }
+    }
+
     /// Whether storage takes writes now.
     pub fn health(&self) -> Health {
         self.shared.health.borrow().clone()
@@ -210,6 +226,16 @@ impl Store {
         &self,
         job: impl FnOnce(&Db) -> Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.submit(job)?
+            .await
+            .map_err(|_| StorageError::Unavailable)?
+    }
+
+    /// Queues `job` for the writer thread; the answer comes once its writes are durable.
+    fn submit<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Db) -> Result<R> + Send + 'static,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<R>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: writer::Job = Box::new(move |db| {
             let result = job(db);
@@ -225,7 +251,7 @@ impl Store {
             let sender = jobs.as_ref().ok_or(StorageError::Unavailable)?;
             sender.send(job).map_err(|_| StorageError::Unavailable)?;
         }
-        answer.await.map_err(|_| StorageError::Unavailable)?
+        Ok(answer)
     }
 
     /// Readiness: the database accepts and persists a write.
@@ -306,6 +332,46 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let last = store.db().unwrap().get(T::NameValue, b"round").unwrap();
         assert_eq!(last.as_deref(), Some(&[19u8][..]));
+        store.close().await.unwrap();
+    }
+
+    /// Group commit: writes that wait while the writer is busy share the next flush, and
+    /// each hears back only after it.
+    #[tokio::test]
+    async fn writes_waiting_together_share_one_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let before = store.write_counts();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let busy = store
+            .submit(move |_| {
+                gate.recv().ok();
+                Ok(())
+            })
+            .unwrap();
+        let waiting: Vec<_> = (0..50u32)
+            .map(|i| {
+                store
+                    .submit(move |db| {
+                        db.tree(T::NameValue).insert(i.to_be_bytes(), &[1])?;
+                        Ok(i)
+                    })
+                    .unwrap()
+            })
+            .collect();
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        for (i, answer) in (0..).zip(waiting) {
+            assert_eq!(answer.await.unwrap().unwrap(), i);
+        }
+        let after = store.write_counts();
+        assert_eq!(after.jobs - before.jobs, 51);
+        // The busy job's own flush (unless the others were queued before it started), and
+        // one for the fifty.
+        assert!(
+            after.flushes - before.flushes <= 2,
+            "{before:?} -> {after:?}"
+        );
         store.close().await.unwrap();
     }
 

@@ -4,6 +4,7 @@
 //! jobs then fail at once, and the writer reopens the database with backoff until it works.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -44,6 +45,9 @@ pub(super) struct Shared {
     pub(super) health: watch::Sender<Health>,
     /// Bumped at every reopen: caches filled before it may hold writes the disk lost.
     pub(super) epoch: std::sync::atomic::AtomicU64,
+    /// Jobs applied and flushes made: how many jobs share a flush.
+    pub(super) jobs_done: AtomicU64,
+    pub(super) flushes: AtomicU64,
 }
 
 impl Shared {
@@ -53,6 +57,8 @@ impl Shared {
             db: RwLock::new(Some(Arc::new(db))),
             health: watch::channel(Health::Available).0,
             epoch: Default::default(),
+            jobs_done: Default::default(),
+            flushes: Default::default(),
         }
     }
 
@@ -118,7 +124,13 @@ pub(super) fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(&db)).collect();
         match db.flush() {
-            Ok(()) => completions.into_iter().for_each(|done| done(Ok(()))),
+            Ok(()) => {
+                shared.flushes.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .jobs_done
+                    .fetch_add(completions.len() as u64, Ordering::Relaxed);
+                completions.into_iter().for_each(|done| done(Ok(())));
+            }
             Err(err) => {
                 tracing::error!(error = %err, jobs = completions.len(),
                     "storage cannot write; answering 503 and reopening it until it can");

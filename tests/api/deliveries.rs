@@ -461,6 +461,18 @@ async fn metrics_count_events_outcomes_latency_and_removals() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    let counter = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    let (writes, flushes) = (
+        counter("insights_storage_writes_total"),
+        counter("insights_storage_flushes_total"),
+    );
+    // The instance, the subscription, the report and the two attempts' results at least.
+    assert!(writes >= 5, "{writes} writes");
+    assert!((1..=writes).contains(&flushes), "{flushes} flushes");
 }
 
 #[tokio::test]
