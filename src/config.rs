@@ -103,11 +103,12 @@ pub struct Settings {
     pub delivery_concurrency: usize,
 
     /// Callback requests in flight at once to one receiver (`host:port`), so that a slow or
-    /// dead receiver cannot take every slot.
+    /// dead receiver cannot take every slot. Power Automate's callback URLs share a few hosts,
+    /// so a fan-out to many flows goes mostly to one: the default lets it use half the slots.
     #[arg(
         long,
         env = "INSIGHTS_DELIVERY_CONCURRENCY_PER_HOST",
-        default_value_t = 32
+        default_value_t = 128
     )]
     pub delivery_concurrency_per_host: usize,
 

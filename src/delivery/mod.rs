@@ -16,6 +16,7 @@ mod scheduler;
 pub mod signature;
 mod worker;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +28,10 @@ use tokio::task::JoinHandle;
 pub use metrics::Metrics;
 
 use crate::clock::{Clock, Jitter};
-use crate::domain::{Delivery, DeliveryId, DeliveryStatus, Queued, RetryPolicy, TenantId, Verdict};
+use crate::domain::{
+    Delivery, DeliveryId, DeliveryStatus, Event, EventId, PayloadTemplate, Queued, RetryPolicy,
+    TenantId, Verdict,
+};
 use crate::storage::{AttemptReport, Recorded, StorageError, Store};
 
 /// Identifies one event-to-subscription delivery, the same on every attempt.
@@ -41,6 +45,8 @@ const AGENT: &str = concat!("insights-connector/", env!("CARGO_PKG_VERSION"));
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Delivered records pruned per pass, so that one pass stays short.
 const PRUNE_BATCH: usize = 10_000;
+/// Events whose payload templates are kept; past it they are encoded again as needed.
+const TEMPLATES_KEPT: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -114,12 +120,30 @@ struct Inner {
     paused: AtomicBool,
     /// Wakes the background loop: something was queued or finished.
     wake: Notify,
+    /// Each recent event's payload, encoded once for all its deliveries (`None`: encoded per
+    /// subscription).
+    templates: Mutex<HashMap<EventId, Option<Arc<PayloadTemplate>>>>,
 }
 
 impl Inner {
     fn state(&self) -> std::sync::MutexGuard<'_, scheduler::State> {
         // Every critical section leaves the scheduler consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `event`'s payload template, encoded at its first delivery.
+    fn template(&self, event: &Event) -> Option<Arc<PayloadTemplate>> {
+        let lock = || self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = lock().get(&event.id) {
+            return found.clone();
+        }
+        let template = event.payload_template().map(Arc::new);
+        let mut templates = lock();
+        if templates.len() >= TEMPLATES_KEPT {
+            templates.clear();
+        }
+        templates.insert(event.id, template.clone());
+        template
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Vec<AttemptReport>> {
@@ -267,6 +291,7 @@ impl Dispatcher {
             held: Mutex::default(),
             paused: AtomicBool::new(false),
             wake: Notify::new(),
+            templates: Mutex::default(),
         });
         inner.queue(pending);
         let (stop, stopped) = watch::channel(None);

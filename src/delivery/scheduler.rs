@@ -18,6 +18,8 @@ use crate::storage::{AttemptReport, Health, StorageError};
 
 /// How often held results are offered to storage again, beside its own "available" signal.
 const HELD_RETRY: Duration = Duration::from_secs(1);
+/// Scheduler turns the recorder yields, gathering results, before it writes a batch.
+const GATHER_TURNS: usize = 8;
 
 pub(super) struct State {
     max: usize,
@@ -230,12 +232,17 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<Dura
     }
 }
 
-/// Records results as they come, all that are waiting in one write.
+/// Records results as they come, in batches: after the first result, those that arrive while
+/// the other tasks take a few turns join it, so a fan-out's results share a few writes and
+/// flushes instead of one each (the flush is most of a write's cost).
 async fn record_loop(inner: Arc<Inner>, mut received: mpsc::UnboundedReceiver<AttemptReport>) {
     while let Some(first) = received.recv().await {
         let mut batch = vec![first];
-        while let Ok(more) = received.try_recv() {
-            batch.push(more);
+        for _ in 0..GATHER_TURNS {
+            while let Ok(more) = received.try_recv() {
+                batch.push(more);
+            }
+            tokio::task::yield_now().await;
         }
         // On failure the batch is held inside `record`, and retried when storage is back.
         let _ = inner.record(batch).await;

@@ -68,8 +68,13 @@ pub(super) async fn attempt(inner: &Inner, id: DeliveryId, host: String) -> Opti
         index: context.index,
         attempts_before: context.state.attempts.len(),
         attempt: record,
+        // Only a retry needs spread (and drawing it costs a system call).
+        jitter: if verdict == Verdict::Delivered {
+            0.0
+        } else {
+            (inner.jitter)()
+        },
         verdict,
-        jitter: (inner.jitter)(),
     })
 }
 
@@ -110,9 +115,12 @@ async fn send(
             AttemptError::AddressNotAllowed,
         );
     }
-    let body = match serde_json::to_vec(&event.payload_for(subscription)) {
-        Ok(body) => body,
-        Err(_) => return not_sent(at, FailureReason::Encoding, AttemptError::Encoding),
+    let body = match inner.template(event) {
+        Some(template) => template.render(subscription.id),
+        None => match serde_json::to_vec(&event.payload_for(subscription)) {
+            Ok(body) => body,
+            Err(_) => return not_sent(at, FailureReason::Encoding, AttemptError::Encoding),
+        },
     };
     let msg_id = context.delivery.to_string();
     let timestamp = at.timestamp();

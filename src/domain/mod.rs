@@ -34,7 +34,7 @@ pub use delivery::{
 pub use event::{Event, EventDetails};
 pub use ids::{DeliveryId, EventId, InstanceId, RefreshId, SubscriptionId, TenantId};
 pub use instance::{Instance, InstanceName};
-pub use payload::CallbackPayload;
+pub use payload::{CallbackPayload, PayloadTemplate};
 pub use refresh::{InitiatedBy, Refresh, RefreshKind, RefreshStatus};
 pub use report::{
     Applied, Audience, FullRefreshCounts, Report, RunCounts, RunKind, RunStatus, UnificationCounts,

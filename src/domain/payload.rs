@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::refresh::{INITIATED_BY_PLATFORM, InitiatedBy};
 use super::report::{FullRefreshCounts, RunCounts, RunKind, UnificationCounts, duration_seconds};
-use super::{CatalogKind, Event, EventDetails, Subscription, TriggerKind};
+use super::{CatalogKind, Event, EventDetails, Subscription, SubscriptionId, TriggerKind};
 
 /// The five fields every callback carries, flattened into each payload.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -211,12 +211,36 @@ impl Event {
     /// The payload POSTed to `subscription`'s callback URL for this event. Each trigger names
     /// the details it expects; an event whose details are of another kind is `Unencodable`.
     pub fn payload_for(&self, subscription: &Subscription) -> CallbackPayload {
+        self.payload(subscription.id.0, threshold_of(subscription))
+    }
+
+    /// The payload encoded once for every subscription of this event, when only
+    /// `subscriptionId` differs between them: not for threshold triggers (each subscription
+    /// adds its own threshold), nor when the event cannot be encoded.
+    pub fn payload_template(&self) -> Option<PayloadTemplate> {
+        if self.trigger.threshold_kind().is_some() {
+            return None;
+        }
+        let bytes = serde_json::to_vec(&self.payload(Uuid::nil(), f64::NAN)).ok()?;
+        let marker = format!("\"subscriptionId\":\"{}\"", Uuid::nil());
+        let found = find(&bytes, marker.as_bytes())?;
+        // The marker must be the only one: the nil id could be another field's value.
+        if find(&bytes[found + 1..], marker.as_bytes()).is_some() {
+            return None;
+        }
+        Some(PayloadTemplate {
+            at: found + "\"subscriptionId\":\"".len(),
+            bytes,
+        })
+    }
+
+    fn payload(&self, subscription_id: Uuid, threshold: f64) -> CallbackPayload {
         let envelope = Envelope {
             event_id: self.id.0,
             event_type: self.trigger.event_type().to_owned(),
             occurred_at: self.occurred_at,
             instance_id: self.instance_id.0,
-            subscription_id: subscription.id.0,
+            subscription_id,
         };
         let payload = match self.trigger {
             TriggerKind::DataSourceRefreshFailed => {
@@ -262,7 +286,7 @@ impl Event {
                         envelope,
                         segment_id: item_id.to_string(),
                         segment_name: item_name.clone(),
-                        threshold: threshold_of(subscription),
+                        threshold,
                         // Member counts are reported as whole numbers.
                         previous_member_count: *previous as u64,
                         member_count: *value as u64,
@@ -282,7 +306,7 @@ impl Event {
                         envelope,
                         measure_id: item_id.to_string(),
                         measure_name: item_name.clone(),
-                        threshold: threshold_of(subscription),
+                        threshold,
                         previous_value: *previous,
                         value: *value,
                     },
@@ -397,6 +421,31 @@ fn threshold_of(subscription: &Subscription) -> f64 {
     subscription.threshold().map_or(f64::NAN, |t| t.value())
 }
 
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// An event's encoded payload with its `subscriptionId` left to fill in: a fan-out encodes the
+/// event once, and each delivery copies the bytes and writes its subscription's id in place
+/// (the text of a UUID is always 36 bytes).
+#[derive(Debug, Clone)]
+pub struct PayloadTemplate {
+    bytes: Vec<u8>,
+    /// Where the subscription id's 36 bytes start.
+    at: usize,
+}
+
+impl PayloadTemplate {
+    /// The payload for `subscription`: the same bytes as encoding `payload_for` it.
+    pub fn render(&self, subscription: SubscriptionId) -> Vec<u8> {
+        let mut bytes = self.bytes.clone();
+        let mut text = Uuid::encode_buffer();
+        let id = subscription.0.hyphenated().encode_lower(&mut text);
+        bytes[self.at..self.at + id.len()].copy_from_slice(id.as_bytes());
+        bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -473,6 +522,61 @@ mod tests {
         let body = serde_json::to_value(scheduled.payload_for(&sub)).unwrap();
         assert_eq!(body["initiatedBy"], "schedule");
         assert!(body.as_object().unwrap().values().all(|v| !v.is_object()));
+    }
+
+    /// A template renders, for any subscription, exactly the bytes of encoding its payload.
+    #[test]
+    fn a_template_renders_the_payload_of_each_subscription() {
+        let refresh = EventDetails::Refresh {
+            data_source_id: ItemId::parse("crm").unwrap(),
+            data_source_name: "CRM \"main\" 00000000-0000-0000-0000-000000000000".into(),
+            refresh_id: "r1".into(),
+            status: RunStatus::Failed,
+            started_at: Some(Utc::now()),
+            finished_at: None,
+            row_count: Some(5),
+            error_code: Some("E1".into()),
+            // Text that looks like the field inside a string is escaped, so never taken for it.
+            error_message: Some(
+                r#""subscriptionId":"00000000-0000-0000-0000-000000000000""#.into(),
+            ),
+        };
+        let events = [
+            event(TriggerKind::DataSourceRefreshFailed, refresh.clone()),
+            event(TriggerKind::DataSourceRefreshSucceeded, refresh),
+            event(
+                TriggerKind::FullRefreshCompleted,
+                full_refresh(BTreeMap::from([("segmentCount".to_owned(), 3)])),
+            ),
+        ];
+        for event in events {
+            let template = event.payload_template().expect("a template");
+            for _ in 0..3 {
+                let sub = subscription(event.trigger);
+                assert_eq!(
+                    template.render(sub.id),
+                    serde_json::to_vec(&event.payload_for(&sub)).unwrap(),
+                    "{:?}",
+                    event.trigger
+                );
+            }
+        }
+        let threshold = event(
+            TriggerKind::SegmentThresholdCrossed,
+            EventDetails::ValueChanged {
+                kind: CatalogKind::Segment,
+                item_id: ItemId::parse("s").unwrap(),
+                item_name: "s".into(),
+                previous: 1.0,
+                value: 2.0,
+            },
+        );
+        assert!(threshold.payload_template().is_none(), "per subscription");
+        let unencodable = event(
+            TriggerKind::UnificationCompleted,
+            full_refresh(BTreeMap::new()),
+        );
+        assert!(unencodable.payload_template().is_none());
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub(super) struct Caches {
     pub(super) subscriptions: Cache<SubscriptionId, Subscription>,
     pub(super) events: Cache<EventId, Event>,
     pub(super) fanouts: Cache<EventId, Fanout>,
+    /// The event each delivery id prefix names (`DeliveryId::of_target`).
+    pub(super) prefixes: Cache<[u8; 12], EventId>,
     /// The storage epoch the entries belong to: a reopen may have lost unflushed writes.
     epoch: AtomicU64,
 }
@@ -97,5 +99,18 @@ impl Caches {
         self.subscriptions.clear();
         self.events.clear();
         self.fanouts.clear();
+        self.prefixes.clear();
+    }
+
+    /// Forgets removed events; called after the commit that removed them, so that no read
+    /// of the old records can fill a cache again.
+    pub(super) fn forget_events(&self, events: &[EventId]) {
+        for event in events {
+            self.events.invalidate(event);
+            self.fanouts.invalidate(event);
+            let mut prefix = [0u8; 12];
+            prefix.copy_from_slice(&event.as_bytes()[..12]);
+            self.prefixes.invalidate(&prefix);
+        }
     }
 }

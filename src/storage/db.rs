@@ -191,9 +191,23 @@ impl Db {
             }
             return Ok(self.tree(tree).apply_batch(batch)?);
         }
-        let result: Result<(), TransactionError<()>> = self.trees[..].transaction(|trees| {
-            for (t, key, value) in &set.ops {
-                let tree = &trees[*t as usize];
+        // Only the trees written take part: a transaction's cost grows with its trees.
+        let mut written: Vec<T> = Vec::new();
+        let ops: Vec<_> = set
+            .ops
+            .into_iter()
+            .map(|(t, key, value)| {
+                let at = written.iter().position(|w| *w == t).unwrap_or_else(|| {
+                    written.push(t);
+                    written.len() - 1
+                });
+                (at, key, value)
+            })
+            .collect();
+        let trees: Vec<sled::Tree> = written.iter().map(|t| self.tree(*t).clone()).collect();
+        let result: Result<(), TransactionError<()>> = trees[..].transaction(|trees| {
+            for (at, key, value) in &ops {
+                let tree = &trees[*at];
                 match value {
                     Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
                     None => tree.remove(key.as_slice())?,

@@ -167,7 +167,7 @@ impl Store {
             }
             prune_refreshes(db, &mut set, instance, refresh.id)?;
             let outcome = match report {
-                Some(report) => apply(db, &mut set, instance, report, now)?,
+                Some(report) => apply(db, &caches, &mut set, instance, report, now)?,
                 None => ReportOutcome {
                     event_ids: Vec::new(),
                     new_events: 0,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::cache::Caches;
 use super::codec::{Fanout, Progress, StoredState, Target};
 use super::db::{Db, T, WriteSet};
 use super::subscriptions::{put_tenant_counts, stage_unsubscribe, subscription, tenant_counts};
@@ -91,7 +92,7 @@ pub(super) fn stage_event(
     db: &Db,
     set: &mut WriteSet,
     event: &mut Event,
-    subscriptions: &[Subscription],
+    subscriptions: &[Arc<Subscription>],
     now: DateTime<Utc>,
 ) -> Result<Vec<Queued>> {
     let mut tries = 0;
@@ -157,31 +158,111 @@ pub(super) fn stage_event(
         .collect())
 }
 
-/// The event and target index of a delivery.
-fn locate(db: &Db, id: DeliveryId) -> Result<Option<(EventId, u32)>> {
-    if let Some(value) = db.get(T::LegacyDeliveryidTarget, id.as_bytes())? {
-        return keys::parse_event_index(&value)
-            .map(Some)
-            .ok_or(StorageError::Corrupt {
+/// The outbox as deliveries read it: fan-out records, and which event a delivery id's prefix
+/// names, come from the caches they share (a fan-out record never changes once written, so
+/// only its removal invalidates it), the rest from disk.
+#[derive(Clone, Copy)]
+pub(super) struct Outbox<'a> {
+    pub(super) db: &'a Db,
+    caches: &'a Caches,
+}
+
+impl<'a> Outbox<'a> {
+    pub(super) fn new(db: &'a Db, caches: &'a Caches) -> Self {
+        Self { db, caches }
+    }
+
+    fn fanout(&self, event: EventId) -> Result<Option<Arc<Fanout>>> {
+        let cache = &self.caches.fanouts;
+        if let Some(found) = cache.get(&event) {
+            return Ok(Some(found));
+        }
+        let generation = cache.generation();
+        let found = read_fanout(self.db, event)?.map(Arc::new);
+        if let Some(found) = &found {
+            cache.fill(event, Arc::clone(found), generation);
+        }
+        Ok(found)
+    }
+
+    /// The event whose id starts with `prefix` (unique among stored events).
+    fn event_of_prefix(&self, prefix: [u8; 12]) -> Result<Option<EventId>> {
+        let cache = &self.caches.prefixes;
+        if let Some(event) = cache.get(&prefix) {
+            return Ok(Some(*event));
+        }
+        let generation = cache.generation();
+        let Some(key) = self
+            .db
+            .tree(T::EventidFanout)
+            .scan_prefix(prefix)
+            .keys()
+            .next()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let event = EventId(keys::trailing_uuid(&key).ok_or(StorageError::Corrupt {
+            tree: T::EventidFanout.name(),
+            detail: "a key that is not an event id".into(),
+        })?);
+        cache.fill(prefix, Arc::new(event), generation);
+        Ok(Some(event))
+    }
+
+    /// The event, target index and fan-out record of a delivery.
+    fn locate(&self, id: DeliveryId) -> Result<Option<Located>> {
+        let (event, index) = match self.db.get(T::LegacyDeliveryidTarget, id.as_bytes())? {
+            Some(value) => keys::parse_event_index(&value).ok_or(StorageError::Corrupt {
                 tree: T::LegacyDeliveryidTarget.name(),
                 detail: "a bad event index".into(),
-            });
+            })?,
+            None => {
+                let (prefix, index) = id.target_parts();
+                let Some(event) = self.event_of_prefix(prefix)? else {
+                    return Ok(None);
+                };
+                (event, index)
+            }
+        };
+        let Some(fanout) = self.fanout(event)? else {
+            return Ok(None);
+        };
+        // A derived id must name a target that has no older id of its own.
+        if fanout.delivery_id(event, index) != Some(id) {
+            return Ok(None);
+        }
+        Ok(Some(Located {
+            event,
+            index,
+            fanout,
+        }))
     }
-    let (prefix, index) = id.target_parts();
-    let Some(key) = db
-        .tree(T::EventidFanout)
-        .scan_prefix(prefix)
-        .keys()
-        .next()
-        .transpose()?
-    else {
-        return Ok(None);
-    };
-    let event = keys::trailing_uuid(&key).ok_or(StorageError::Corrupt {
-        tree: T::EventidFanout.name(),
-        detail: "a key that is not an event id".into(),
-    })?;
-    Ok(Some((EventId(event), index)))
+
+    fn find(&self, id: DeliveryId) -> Result<Option<Found>> {
+        let Some(Located {
+            event,
+            index,
+            fanout,
+        }) = self.locate(id)?
+        else {
+            return Ok(None);
+        };
+        let state = read_state(self.db, id, &fanout)?;
+        Ok(Some(Found {
+            id,
+            event,
+            index,
+            fanout,
+            state,
+        }))
+    }
+}
+
+struct Located {
+    event: EventId,
+    index: u32,
+    fanout: Arc<Fanout>,
 }
 
 fn read_fanout(db: &Db, event: EventId) -> Result<Option<Fanout>> {
@@ -212,29 +293,8 @@ struct Found {
     id: DeliveryId,
     event: EventId,
     index: u32,
-    fanout: Fanout,
+    fanout: Arc<Fanout>,
     state: StoredState,
-}
-
-fn find(db: &Db, id: DeliveryId) -> Result<Option<Found>> {
-    let Some((event, index)) = locate(db, id)? else {
-        return Ok(None);
-    };
-    let Some(fanout) = read_fanout(db, event)? else {
-        return Ok(None);
-    };
-    // A derived id must name a target that has no older id of its own.
-    if fanout.delivery_id(event, index) != Some(id) {
-        return Ok(None);
-    }
-    let state = read_state(db, id, &fanout)?;
-    Ok(Some(Found {
-        id,
-        event,
-        index,
-        fanout,
-        state,
-    }))
 }
 
 fn assemble(found: &Found) -> Option<Delivery> {
@@ -263,6 +323,8 @@ fn assemble(found: &Found) -> Option<Delivery> {
 struct Books {
     progress: HashMap<EventId, Progress>,
     counts: HashMap<TenantId, super::codec::TenantCounts>,
+    /// Events removed with their last delivery: the caches forget them after the commit.
+    gone: Vec<EventId>,
 }
 
 impl Books {
@@ -307,19 +369,21 @@ impl Books {
         Ok(())
     }
 
-    fn stage(self, set: &mut WriteSet) {
+    /// Stages the progress and counts; returns the events removed.
+    fn stage(self, set: &mut WriteSet) -> Vec<EventId> {
         for (event, progress) in self.progress {
             set.put(T::EventidProgress, event.as_bytes(), progress.encode());
         }
         for (tenant, counts) in self.counts {
             put_tenant_counts(set, &tenant, counts);
         }
+        self.gone
     }
 }
 
 /// Records one attempt in `set`.
 fn record_one(
-    db: &Db,
+    outbox: Outbox<'_>,
     set: &mut WriteSet,
     books: &mut Books,
     report: AttemptReport,
@@ -327,7 +391,8 @@ fn record_one(
     limits: &Limits,
     removed: &mut Vec<SubscriptionId>,
 ) -> Result<Recorded> {
-    let Some(found) = find(db, report.delivery)? else {
+    let db = outbox.db;
+    let Some(found) = outbox.find(report.delivery)? else {
         return Ok(Recorded::Skipped);
     };
     let StoredState::Live(mut state) = found.state else {
@@ -390,7 +455,7 @@ fn record_one(
         books.closed(db, set, found.event, now_ms)?;
         if state.status == DeliveryStatus::Failed {
             dead_letter(
-                db,
+                outbox,
                 set,
                 books,
                 &found.fanout.tenant,
@@ -421,7 +486,7 @@ fn record_one(
 
 /// Keeps a failed delivery as a dead letter of its tenant, pruning the oldest past the limit.
 fn dead_letter(
-    db: &Db,
+    outbox: Outbox<'_>,
     set: &mut WriteSet,
     books: &mut Books,
     tenant: &TenantId,
@@ -429,6 +494,7 @@ fn dead_letter(
     failed_ms: i64,
     limits: &Limits,
 ) -> Result<()> {
+    let db = outbox.db;
     set.put(
         T::TenantFailedmsDeliveryid,
         keys::tenant_failed(tenant, failed_ms, id),
@@ -454,7 +520,7 @@ fn dead_letter(
         if let Some(old) = keys::trailing_uuid(&key).map(DeliveryId) {
             tracing::info!(delivery_id = %old, tenant = %tenant,
                 "dead letter pruned: the tenant holds more failed deliveries than its limit");
-            bury(db, set, old)?;
+            bury(outbox, set, books, old)?;
         }
     }
     Ok(())
@@ -462,8 +528,9 @@ fn dead_letter(
 
 /// Leaves a tombstone for a final delivery; removes its whole event once every delivery of
 /// it is buried.
-fn bury(db: &Db, set: &mut WriteSet, id: DeliveryId) -> Result<()> {
-    let Some(found) = find(db, id)? else {
+fn bury(outbox: Outbox<'_>, set: &mut WriteSet, books: &mut Books, id: DeliveryId) -> Result<()> {
+    let db = outbox.db;
+    let Some(found) = outbox.find(id)? else {
         return Ok(());
     };
     let mut others_alive = false;
@@ -485,6 +552,7 @@ fn bury(db: &Db, set: &mut WriteSet, id: DeliveryId) -> Result<()> {
         );
     } else {
         remove_event(db, set, found.event, &found.fanout)?;
+        books.gone.push(found.event);
     }
     Ok(())
 }
@@ -517,7 +585,10 @@ impl Store {
     /// The delivery, as listed.
     pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
         let db = self.db()?;
-        Ok(find(&db, id)?.as_ref().and_then(assemble))
+        Ok(Outbox::new(&db, &self.caches)
+            .find(id)?
+            .as_ref()
+            .and_then(assemble))
     }
 
     /// The delivery when it belongs to `tenant`.
@@ -525,31 +596,17 @@ impl Store {
         Ok(self.delivery(id)?.filter(|d| &d.tenant == tenant))
     }
 
-    fn fanout(&self, db: &Db, event: EventId) -> Result<Option<Arc<Fanout>>> {
-        let cache = &self.caches.fanouts;
-        if let Some(found) = cache.get(&event) {
-            return Ok(Some(found));
-        }
-        let generation = cache.generation();
-        let found = read_fanout(db, event)?.map(Arc::new);
-        if let Some(found) = &found {
-            cache.fill(event, Arc::clone(found), generation);
-        }
-        Ok(found)
-    }
-
     /// What an attempt of `id` needs; `None` when the delivery is gone or not pending.
     pub fn attempt_context(&self, id: DeliveryId) -> Result<Option<AttemptContext>> {
         let db = self.db()?;
-        let Some((event_id, index)) = locate(&db, id)? else {
+        let Some(Located {
+            event: event_id,
+            index,
+            fanout,
+        }) = Outbox::new(&db, &self.caches).locate(id)?
+        else {
             return Ok(None);
         };
-        let Some(fanout) = self.fanout(&db, event_id)? else {
-            return Ok(None);
-        };
-        if fanout.delivery_id(event_id, index) != Some(id) {
-            return Ok(None);
-        }
         let StoredState::Live(state) = read_state(&db, id, &fanout)? else {
             return Ok(None);
         };
@@ -613,13 +670,14 @@ impl Store {
         let limits = self.limits.clone();
         let caches = Arc::clone(&self.caches);
         self.write(move |db| {
+            let outbox = Outbox::new(db, &caches);
             let mut set = WriteSet::default();
             let mut books = Books::default();
             let mut removed = Vec::new();
             let mut out = Vec::with_capacity(reports.len());
             for report in reports {
                 out.push(record_one(
-                    db,
+                    outbox,
                     &mut set,
                     &mut books,
                     report,
@@ -628,11 +686,12 @@ impl Store {
                     &mut removed,
                 )?);
             }
-            books.stage(&mut set);
+            let gone = books.stage(&mut set);
+            db.commit(set)?;
             for id in &removed {
                 caches.subscriptions.invalidate(id);
             }
-            db.commit(set)?;
+            caches.forget_events(&gone);
             Ok(out)
         })
         .await
@@ -645,8 +704,9 @@ impl Store {
         now: DateTime<Utc>,
         schedule_len: usize,
     ) -> Result<Option<Delivery>> {
+        let caches = Arc::clone(&self.caches);
         self.write(move |db| {
-            let Some(mut found) = find(db, id)? else {
+            let Some(mut found) = Outbox::new(db, &caches).find(id)? else {
                 return Ok(None);
             };
             let StoredState::Live(state) = &mut found.state else {
@@ -670,6 +730,7 @@ impl Store {
             }
             state.requeue(now.timestamp_millis(), schedule_len);
             set.put(T::DeliveryidState, id.as_bytes(), found.state.encode()?);
+            // Requeueing reopens an event; it removes none.
             books.stage(&mut set);
             db.commit(set)?;
             Ok(assemble(&found))
@@ -680,12 +741,13 @@ impl Store {
     /// A page of the instance's deliveries, newest first, filtered.
     pub fn deliveries(&self, instance: InstanceId, query: &DeliveryQuery) -> Result<DeliveryPage> {
         let db = self.db()?;
+        let outbox = Outbox::new(&db, &self.caches);
         let prefix = instance.as_bytes().to_vec();
         // Where to resume: the event of the last delivery listed, and the index below it.
         let mut resume: Option<(EventId, u32)> = None;
         let mut end = keys::instance_event(instance, i64::MAX, EventId(uuid::Uuid::max()));
         if let Some(after) = query.after
-            && let Some(found) = find(&db, after)?
+            && let Some(found) = outbox.find(after)?
         {
             resume = Some((found.event, found.index));
             end = keys::instance_event(instance, found.fanout.created_ms(), found.event);
@@ -704,7 +766,7 @@ impl Store {
                 tree: T::InstanceCreatedmsEventid.name(),
                 detail: "a key that is not an event id".into(),
             })?);
-            let Some(fanout) = read_fanout(&db, event)? else {
+            let Some(fanout) = outbox.fanout(event)? else {
                 continue;
             };
             let below = match resume {
@@ -727,7 +789,7 @@ impl Store {
                     event,
                     index,
                     state: read_state(&db, id, &fanout)?,
-                    fanout: fanout.clone(),
+                    fanout: Arc::clone(&fanout),
                 };
                 let Some(delivery) = assemble(&found) else {
                     continue;
@@ -768,6 +830,7 @@ impl Store {
             let mut set = WriteSet::default();
             let end = keys::time_key(delivered_before.timestamp_millis(), &[]);
             let mut pruned = 0;
+            let mut gone = Vec::new();
             let done: Vec<_> = db
                 .tree(T::DoneatmsEventid)
                 .range(..end)
@@ -811,12 +874,12 @@ impl Store {
                     set.put(T::EventidProgress, event.as_bytes(), progress.encode());
                 } else {
                     remove_event(db, &mut set, event, &fanout)?;
-                    caches.events.invalidate(&event);
-                    caches.fanouts.invalidate(&event);
+                    gone.push(event);
                 }
             }
             pruned += super::reports::prune_idempotency(db, &mut set, keys_before, max)?;
             db.commit(set)?;
+            caches.forget_events(&gone);
             Ok(pruned)
         })
         .await

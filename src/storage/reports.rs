@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::cache::Caches;
 use super::db::{Db, T, WriteSet};
 use super::subscriptions::{audience, put_tenant_counts, tenant_counts};
 use super::{Result, StorageError, Store, keys, outbox};
@@ -153,7 +154,7 @@ impl Store {
                 counts.idempotency_keys += 1;
                 put_tenant_counts(&mut set, &key.tenant, counts);
             }
-            let outcome = apply(db, &mut set, instance, report, now)?;
+            let outcome = apply(db, &caches, &mut set, instance, report, now)?;
             if let Some(key) = &idempotency {
                 let storage_key = key.storage_key();
                 let stored = StoredOutcome {
@@ -181,6 +182,7 @@ impl Store {
 /// Stages the catalog change and the event with its outbox record.
 pub(super) fn apply(
     db: &Db,
+    caches: &Caches,
     set: &mut WriteSet,
     instance: InstanceId,
     report: Report,
@@ -208,7 +210,7 @@ pub(super) fn apply(
     let Some((mut event, reached)) = applied.event else {
         return Ok(outcome);
     };
-    let subscriptions = audience(db, instance, &reached)?;
+    let subscriptions = audience(db, caches, instance, &reached)?;
     if subscriptions.is_empty() && reached.event_needs_subscribers() {
         return Ok(outcome);
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::cache::Caches;
 use super::codec::TenantCounts;
 use super::db::{Db, T, WriteSet};
 use super::{Result, StorageError, Store, keys};
@@ -128,11 +129,31 @@ pub(super) fn stage_unsubscribe(set: &mut WriteSet, sub: &Subscription) -> Resul
     Ok(())
 }
 
+/// A subscription through the cache deliveries and reports share. Subscriptions change only
+/// by subscribing and unsubscribing, which invalidate after their commit.
+pub(super) fn cached_subscription(
+    db: &Db,
+    caches: &Caches,
+    id: SubscriptionId,
+) -> Result<Option<Arc<Subscription>>> {
+    let cache = &caches.subscriptions;
+    if let Some(found) = cache.get(&id) {
+        return Ok(Some(found));
+    }
+    let generation = cache.generation();
+    let found = subscription(db, id)?.map(Arc::new);
+    if let Some(found) = &found {
+        cache.fill(id, Arc::clone(found), generation);
+    }
+    Ok(found)
+}
+
 fn subscriptions_of(
     db: &Db,
+    caches: &Caches,
     instance: InstanceId,
     trigger: TriggerKind,
-) -> Result<Vec<Subscription>> {
+) -> Result<Vec<Arc<Subscription>>> {
     let prefix = keys::instance_trigger_prefix(instance, trigger);
     let mut out = Vec::new();
     for key in db.scan_keys(T::InstanceTriggerSubscriptionidUnit, &prefix)? {
@@ -140,7 +161,7 @@ fn subscriptions_of(
             tree: T::InstanceTriggerSubscriptionidUnit.name(),
             detail: "a key without a subscription id".into(),
         })?;
-        out.extend(subscription(db, SubscriptionId(id))?);
+        out.extend(cached_subscription(db, caches, SubscriptionId(id))?);
     }
     Ok(out)
 }
@@ -149,18 +170,19 @@ fn subscriptions_of(
 /// `Audience`'s).
 pub(super) fn audience(
     db: &Db,
+    caches: &Caches,
     instance: InstanceId,
     audience: &Audience,
-) -> Result<Vec<Subscription>> {
+) -> Result<Vec<Arc<Subscription>>> {
     match audience {
         Audience::DataSource {
             trigger,
             data_source,
-        } => Ok(subscriptions_of(db, instance, *trigger)?
+        } => Ok(subscriptions_of(db, caches, instance, *trigger)?
             .into_iter()
             .filter(|sub| sub.filter.accepts_data_source(data_source))
             .collect()),
-        Audience::Everyone { trigger } => subscriptions_of(db, instance, *trigger),
+        Audience::Everyone { trigger } => subscriptions_of(db, caches, instance, *trigger),
         Audience::Crossed {
             kind,
             item,
@@ -178,7 +200,7 @@ pub(super) fn audience(
                     tree: T::ThresholdkeyUnit.name(),
                     detail: "a key without a subscription id".into(),
                 })?;
-                crossed.extend(subscription(db, SubscriptionId(id))?);
+                crossed.extend(cached_subscription(db, caches, SubscriptionId(id))?);
             }
             Ok(crossed)
         }
@@ -227,8 +249,8 @@ impl Store {
                 set.put(tree, key, value);
             }
             put_tenant_counts(&mut set, &candidate.tenant, counts);
-            caches.subscriptions.invalidate(&candidate.id);
             db.commit(set)?;
+            caches.subscriptions.invalidate(&candidate.id);
             Ok(SubscribeOutcome::Created(candidate))
         })
         .await
@@ -236,17 +258,7 @@ impl Store {
 
     /// The subscription, from the cache that deliveries share.
     pub fn subscription(&self, id: SubscriptionId) -> Result<Option<Arc<Subscription>>> {
-        let db = self.db()?;
-        let cache = &self.caches.subscriptions;
-        if let Some(found) = cache.get(&id) {
-            return Ok(Some(found));
-        }
-        let generation = cache.generation();
-        let found = subscription(&db, id)?.map(Arc::new);
-        if let Some(found) = &found {
-            cache.fill(id, Arc::clone(found), generation);
-        }
-        Ok(found)
+        cached_subscription(&*self.db()?, &self.caches, id)
     }
 
     /// The subscription when it belongs to `tenant`.
@@ -263,7 +275,11 @@ impl Store {
         let db = self.db()?;
         let mut out = Vec::new();
         for trigger in TriggerKind::ALL {
-            out.extend(subscriptions_of(&db, instance, trigger)?);
+            out.extend(
+                subscriptions_of(&db, &self.caches, instance, trigger)?
+                    .iter()
+                    .map(|sub| Subscription::clone(sub)),
+            );
         }
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(out)
@@ -281,8 +297,10 @@ impl Store {
             let mut counts = tenant_counts(db, &sub.tenant)?;
             counts.subscriptions = counts.subscriptions.saturating_sub(1);
             put_tenant_counts(&mut set, &sub.tenant, counts);
-            caches.subscriptions.invalidate(&id);
             db.commit(set)?;
+            // After the commit: a read between an earlier invalidation and the commit would
+            // fill the cache again with the removed subscription.
+            caches.subscriptions.invalidate(&id);
             Ok(Some(sub))
         })
         .await

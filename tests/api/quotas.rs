@@ -165,6 +165,7 @@ async fn dead_letters_past_the_limit_go_oldest_first() {
     )
     .await;
     let mut events = Vec::new();
+    let mut oldest = None;
     for _ in 0..3 {
         events.extend(
             app.report(&instance, "full-refresh", &json!({"status": "failed"}))
@@ -172,7 +173,17 @@ async fn dead_letters_past_the_limit_go_oldest_first() {
         );
         receiver.next().await;
         app.advance(Duration::from_millis(1));
+        if oldest.is_none() {
+            let failed = app.deliveries(&instance, "status=failed").await;
+            oldest = Some(failed[0]["id"].as_str().unwrap().to_owned());
+        }
     }
+    // The pruned dead letter is gone for good, caches included: it cannot be sent again.
+    let oldest = oldest.unwrap();
+    let retry = app
+        .post(&format!("/api/v1/deliveries/{oldest}/retry"), &json!({}))
+        .await;
+    assert_eq!(retry.status(), 404);
     let failed = app.deliveries(&instance, "status=failed").await;
     let kept: Vec<&str> = failed
         .iter()
