@@ -18,6 +18,10 @@ use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+/// The service binary's allocator (`src/main.rs`), so that the benchmark measures what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "benchmark-secret-long-enough";
 /// The service's default per-host limit (`INSIGHTS_DELIVERY_CONCURRENCY_PER_HOST`).
 const PER_HOST: usize = 128;
