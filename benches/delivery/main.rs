@@ -32,7 +32,8 @@ const IDLE: usize = 100_000;
 const LATENCY_SAMPLES: usize = 500;
 const REPORT_CLIENTS: usize = 8;
 const REPORTS: usize = 8_000;
-const LOOP_POSTS: usize = 100_000;
+/// POSTs of each plain loop (a few tenths of a second).
+const LOOP_POSTS: usize = 30_000;
 
 fn token(platform: bool) -> String {
     let roles: Vec<&str> = if platform { vec!["platform"] } else { vec![] };
@@ -269,42 +270,46 @@ async fn main() {
         return;
     }
 
-    // The limits: plain POST loops to the same receiver, before and after the warm fan-out,
-    // so that the ratio compares figures of the same minutes.
-    let loop_before = post_loop::hyper_loop(&receiver_url, PER_HOST, LOOP_POSTS).await;
-    let reqwest_rate = post_loop::reqwest_loop(&receiver_url, PER_HOST, LOOP_POSTS / 2).await;
-    while arrivals.try_recv().is_ok() {}
-
-    // One event to 1,000 subscriptions, warm: the first report opens the connections.
+    // One event to 1,000 subscriptions, warm (the first report opens the connections), each
+    // round right after a plain hyper POST loop to the same receiver: each round's ratio
+    // compares figures of the same moment, on a machine whose speed drifts.
     let warm = api.instance("fan-out-1000").await;
     api.subscribe_many(&warm, &receiver_url, WARM_FAN_OUT).await;
     fan_out(&api, &warm, WARM_FAN_OUT, &mut arrivals).await;
-    let mut rates = Vec::new();
-    let mut accepts = Vec::new();
+    let (mut rates, mut loops, mut ratios, mut accepts) = (vec![], vec![], vec![], vec![]);
     let flushes_before = api.metric("insights_storage_flushes_total").await;
     for _ in 0..WARM_ROUNDS {
+        let limit = post_loop::hyper_loop(&receiver_url, PER_HOST, LOOP_POSTS).await;
+        while arrivals.try_recv().is_ok() {}
         let (accepted, took) = fan_out(&api, &warm, WARM_FAN_OUT, &mut arrivals).await;
-        rates.push(WARM_FAN_OUT as f64 / took.as_secs_f64());
+        let rate = WARM_FAN_OUT as f64 / took.as_secs_f64();
+        rates.push(rate);
+        loops.push(limit);
+        ratios.push(rate / limit);
         accepts.push(ms(accepted));
     }
     let warm_flushes = api.metric("insights_storage_flushes_total").await - flushes_before;
-    let loop_after = post_loop::hyper_loop(&receiver_url, PER_HOST, LOOP_POSTS).await;
+    let reqwest_rate = post_loop::reqwest_loop(&receiver_url, PER_HOST, LOOP_POSTS).await;
     while arrivals.try_recv().is_ok() {}
-    let hyper_rate = (loop_before + loop_after) / 2.0;
-    let warm_rate = median(&mut rates);
+    let rounds = rates
+        .iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (warm_rate, hyper_rate) = (median(&mut rates), median(&mut loops));
     println!(
-        "(d) plain keep-alive POST loops, {PER_HOST} connections: hyper {loop_before:.0} and {loop_after:.0} POSTs/s (mean {hyper_rate:.0}); reqwest {reqwest_rate:.0} POSTs/s"
+        "(d) plain keep-alive POST loops, {PER_HOST} connections: hyper median {hyper_rate:.0} POSTs/s ({WARM_ROUNDS} loops of {LOOP_POSTS}); reqwest {reqwest_rate:.0} POSTs/s"
     );
     println!(
-        "(b) fan-out to {WARM_FAN_OUT} subscriptions, warm, {WARM_ROUNDS} rounds: median {warm_rate:.0} callbacks/s (rounds {}); report accepted in a median {:.1} ms; {:.0} flushes a round; {:.2} of the hyper loop, {:.2} of the reqwest loop",
-        rates
-            .iter()
-            .map(|r| format!("{r:.0}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        "(b) fan-out to {WARM_FAN_OUT} subscriptions, warm, {WARM_ROUNDS} rounds: median {warm_rate:.0} callbacks/s (rounds {rounds}); report accepted in a median {:.1} ms; {:.0} flushes a round; median {:.2} of the hyper loop just before (rounds {}), {:.2} of the reqwest loop",
         median(&mut accepts),
         warm_flushes / WARM_ROUNDS as f64,
-        warm_rate / hyper_rate,
+        median(&mut ratios.clone()),
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         warm_rate / reqwest_rate,
     );
 

@@ -63,6 +63,16 @@ impl<K: Eq + Hash, V> Cache<K, V> {
         inner.map.insert(key, value);
     }
 
+    /// Puts the value the writer just committed: no read in flight may fill an older one.
+    pub(super) fn put(&self, key: K, value: Arc<V>) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        if inner.map.len() >= CAPACITY {
+            inner.map.clear();
+        }
+        inner.map.insert(key, value);
+    }
+
     pub(super) fn invalidate(&self, key: &K) {
         let mut inner = self.lock();
         inner.generation += 1;

@@ -250,7 +250,11 @@ impl Store {
             }
             put_tenant_counts(&mut set, &candidate.tenant, counts);
             db.commit(set)?;
-            caches.subscriptions.invalidate(&candidate.id);
+            // A new subscription is likely to be reached soon (its flow waits for an event):
+            // the next report finds it decoded.
+            caches
+                .subscriptions
+                .put(candidate.id, Arc::new(candidate.clone()));
             Ok(SubscribeOutcome::Created(candidate))
         })
         .await
