@@ -2,7 +2,8 @@
 //! one event to 1,000 subscriptions (warm) and to 10,000, durable report acceptance, plain
 //! keep-alive POST loops (hyper and reqwest) for comparison, and resident memory at 100,000
 //! idle subscriptions. Run with `cargo bench --bench delivery`; with
-//! `-- --profile-fan-out` it runs only the warm fan-out, for ten seconds, under a profiler.
+//! `-- --profile-fan-out` it runs only the warm fan-out, for ten seconds, under a profiler;
+//! with `-- --log` the service logs as it does by default (to stderr).
 
 mod post_loop;
 mod receiver;
@@ -216,6 +217,9 @@ fn settings(dir: &std::path::Path) -> Settings {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|arg| arg == "--log") {
+        insights_connector::telemetry::init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let app = Application::build(&settings(dir.path()))
         .await
