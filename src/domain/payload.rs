@@ -481,6 +481,16 @@ mod tests {
         }
     }
 
+    fn segment_changed() -> EventDetails {
+        EventDetails::ValueChanged {
+            kind: CatalogKind::Segment,
+            item_id: ItemId::parse("s").unwrap(),
+            item_name: "s".into(),
+            previous: 1.0,
+            value: 2.0,
+        }
+    }
+
     fn full_refresh(counts: BTreeMap<String, u64>) -> EventDetails {
         EventDetails::Run {
             kind: RunKind::FullRefresh,
@@ -561,16 +571,7 @@ mod tests {
                 );
             }
         }
-        let threshold = event(
-            TriggerKind::SegmentThresholdCrossed,
-            EventDetails::ValueChanged {
-                kind: CatalogKind::Segment,
-                item_id: ItemId::parse("s").unwrap(),
-                item_name: "s".into(),
-                previous: 1.0,
-                value: 2.0,
-            },
-        );
+        let threshold = event(TriggerKind::SegmentThresholdCrossed, segment_changed());
         assert!(threshold.payload_template().is_none(), "per subscription");
         let unencodable = event(
             TriggerKind::UnificationCompleted,
@@ -590,16 +591,7 @@ mod tests {
                 TriggerKind::DataSourceRefreshFailed,
                 full_refresh(BTreeMap::new()),
             ),
-            event(
-                TriggerKind::MeasureThresholdCrossed,
-                EventDetails::ValueChanged {
-                    kind: CatalogKind::Segment,
-                    item_id: ItemId::parse("s").unwrap(),
-                    item_name: "s".into(),
-                    previous: 1.0,
-                    value: 2.0,
-                },
-            ),
+            event(TriggerKind::MeasureThresholdCrossed, segment_changed()),
             event(
                 TriggerKind::FullRefreshCompleted,
                 full_refresh(BTreeMap::from([("unifiedProfileCount".to_owned(), 1)])),
