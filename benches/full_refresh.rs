@@ -97,6 +97,7 @@ fn settings(data_dir: &Path, import_dir: &Path) -> Settings {
         public_url: None,
         jwt_hs256_secret: Some(SECRET.parse().expect("a secret")),
         callback_allow_private: false,
+        callback_ca_file: None,
         retry_schedule: parse_schedule("5s").expect("a schedule"),
         delivery_timeout: parse_duration("15s").expect("a duration"),
         delivery_concurrency: 8,

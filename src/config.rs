@@ -88,6 +88,11 @@ pub struct Settings {
           value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub callback_allow_private: bool,
 
+    /// PEM file of root certificates trusted for callback receivers beside the public web
+    /// roots (receivers with certificates of an organisation's own authority).
+    #[arg(long, env = "INSIGHTS_CALLBACK_CA_FILE")]
+    pub callback_ca_file: Option<PathBuf>,
+
     /// Delays between delivery attempts, comma-separated (`500ms`, `5s`, `5m`, `2h`).
     #[arg(long, env = "INSIGHTS_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h",
           value_parser = named("INSIGHTS_RETRY_SCHEDULE", parse_schedule))]

@@ -81,6 +81,7 @@ impl Application {
                 retention: settings.delivery_retention,
                 not_found_limit: settings.callback_404_limit,
                 allow_private: settings.callback_allow_private,
+                extra_roots: callback_roots(settings.callback_ca_file.as_deref())?,
             },
             Arc::clone(&store),
             Arc::clone(&controls.clock),
@@ -234,6 +235,31 @@ impl Application {
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called,
 /// not when the future is first polled.
+/// The certificates of `INSIGHTS_CALLBACK_CA_FILE`, if set: a file that cannot be read or
+/// holds no certificate stops the start with a clear message.
+fn callback_roots(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use rustls_pki_types::pem::PemObject;
+    let Some(file) = file else {
+        return Ok(Vec::new());
+    };
+    let roots = rustls_pki_types::CertificateDer::pem_file_iter(file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "INSIGHTS_CALLBACK_CA_FILE {}: cannot read certificates: {err}",
+                file.display()
+            )
+        })?;
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "INSIGHTS_CALLBACK_CA_FILE {} holds no PEM certificate",
+        file.display()
+    );
+    Ok(roots)
+}
+
 pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
@@ -244,4 +270,29 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
             _ = interrupt.recv() => {}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callback_ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (file, says) in [
+            (&empty, "holds no PEM certificate"),
+            (&missing, "cannot read certificates"),
+        ] {
+            let err = callback_roots(Some(file)).unwrap_err().to_string();
+            assert!(err.contains("INSIGHTS_CALLBACK_CA_FILE"), "{err}");
+            assert!(err.contains(says), "{err}");
+        }
+        assert!(callback_roots(None).unwrap().is_empty());
+        let ours =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+        assert_eq!(callback_roots(Some(&ours)).unwrap().len(), 1);
+    }
 }

@@ -187,6 +187,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         public_url: None,
         jwt_hs256_secret: Some(SECRET.parse().expect("secret")),
         callback_allow_private: true,
+        callback_ca_file: None,
         retry_schedule: parse_schedule("1s").expect("schedule"),
         delivery_timeout: parse_duration("15s").expect("timeout"),
         delivery_concurrency: 256,

@@ -1,7 +1,7 @@
 //! The SSRF guard: callbacks (and `url` data sources) must not reach loopback, private or metadata addresses unless
 //! the operator allows private callbacks.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use url::{Host, Url};
 
@@ -57,9 +57,25 @@ pub async fn check_url(url: &Url, allow_private: bool) -> Result<(), GuardError>
     }
 }
 
-/// The resolver of the callback client: the addresses it returns are the only ones reqwest
-/// connects to, so checking them here pins the connection to a checked address and a DNS
-/// answer that changes between subscribe and delivery (rebinding) cannot slip through.
+/// Resolves `host` for a client to connect to: every address must be public unless
+/// `allow_private`. The addresses returned are the only ones the clients connect to, so
+/// checking them here pins the connection to a checked address and a DNS answer that
+/// changes between subscribe and delivery (rebinding) cannot slip through.
+pub async fn resolve(host: &str, allow_private: bool) -> Result<Vec<SocketAddr>, GuardError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|_| GuardError::Unresolvable)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(GuardError::Unresolvable);
+    }
+    if !allow_private && let Some(ip) = addrs.iter().map(|a| a.ip()).find(|ip| is_non_public(*ip)) {
+        return Err(GuardError::NonPublic(ip));
+    }
+    Ok(addrs)
+}
+
+/// [`resolve`] as the download client's (reqwest) resolver.
 pub struct GuardedResolver {
     pub allow_private: bool,
 }
@@ -68,21 +84,38 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_private = self.allow_private;
         Box::pin(async move {
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await
-                .map_err(|_| GuardError::Unresolvable)?
-                .collect();
-            if addrs.is_empty() {
-                return Err(GuardError::Unresolvable.into());
-            }
-            if !allow_private
-                && let Some(ip) = addrs.iter().map(|a| a.ip()).find(|ip| is_non_public(*ip))
-            {
-                return Err(GuardError::NonPublic(ip).into());
-            }
-            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            let addrs: reqwest::dns::Addrs =
+                Box::new(resolve(name.as_str(), allow_private).await?.into_iter());
             Ok(addrs)
         })
+    }
+}
+
+/// [`resolve`] as the callback client's (hyper) resolver.
+#[derive(Clone, Copy)]
+pub struct GuardedDns {
+    pub allow_private: bool,
+}
+
+type DnsName = hyper_util::client::legacy::connect::dns::Name;
+
+impl tower_service::Service<DnsName> for GuardedDns {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = GuardError;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, GuardError>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), GuardError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: DnsName) -> Self::Future {
+        let allow_private = self.allow_private;
+        Box::pin(async move { Ok(resolve(name.as_str(), allow_private).await?.into_iter()) })
     }
 }
 

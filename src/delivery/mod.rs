@@ -1,5 +1,6 @@
-//! The only module that imports reqwest: delivers the outbox (and, in `fetch`, downloads
-//! `url` data sources through the same address guard). Each accepted event's deliveries
+//! The only module that makes outgoing HTTP requests: delivers the outbox (with hyper, in
+//! `client`) and, in `fetch`, downloads `url` data sources (with reqwest), both through the
+//! same address guard. Each accepted event's deliveries
 //! are on disk before the 202 (see `storage`); this module attempts them, retries on the
 //! configured schedule, and records every attempt. The rules of what an answer does are
 //! `DeliveryState::record`'s; the in-memory scheduler is rebuilt from disk at every start.
@@ -9,6 +10,7 @@
 //! the held results are recorded as soon as storage works again: a callback is never re-sent
 //! only because its result could not be written.
 
+mod client;
 pub mod fetch;
 pub mod guard;
 pub mod metrics;
@@ -21,7 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use hyper::StatusCode;
+use rustls_pki_types::CertificateDer;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -63,6 +66,8 @@ pub struct DeliverySettings {
     /// 404 answers in a row that remove a subscription.
     pub not_found_limit: u32,
     pub allow_private: bool,
+    /// Roots trusted for receivers beside the public web roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl DeliverySettings {
@@ -87,7 +92,9 @@ pub enum Mode {
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("the callback HTTP client cannot be built")]
-    Client(#[from] reqwest::Error),
+    Client(#[from] client::ClientError),
+    #[error("the download HTTP client cannot be built")]
+    Download(#[from] reqwest::Error),
     #[error("the outbox cannot be read or written")]
     Storage(#[from] StorageError),
 }
@@ -108,7 +115,7 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>) -> Verdict {
 
 /// What the scheduler, the attempts and the recorder share.
 struct Inner {
-    client: reqwest::Client,
+    client: client::CallbackClient,
     settings: DeliverySettings,
     store: Arc<Store>,
     metrics: Metrics,
@@ -255,21 +262,13 @@ impl Dispatcher {
         jitter: Jitter,
         mode: Mode,
     ) -> Result<Self, DeliveryError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            // A redirect is a failed delivery, never followed: it could lead anywhere.
-            .redirect(reqwest::redirect::Policy::none())
-            // No proxy, whatever `HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY` say: a proxy would
-            // resolve and connect on our behalf, and the guarded resolver below would never see
-            // the address, so any callback could reach loopback or metadata addresses.
-            .no_proxy()
-            .dns_resolver(Arc::new(guard::GuardedResolver {
-                allow_private: settings.allow_private,
-            }))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(settings.max_in_flight_per_host.max(1))
-            .build()?;
+        let client = client::CallbackClient::new(client::ClientSettings {
+            connect_timeout: settings.connect_timeout,
+            request_timeout: settings.request_timeout,
+            per_host: settings.max_in_flight_per_host,
+            allow_private: settings.allow_private,
+            extra_roots: &settings.extra_roots,
+        })?;
         let pending = store.pending_deliveries()?;
         if !pending.is_empty() {
             tracing::info!(
@@ -458,6 +457,7 @@ mod tests {
             retention: Duration::from_secs(3600),
             not_found_limit: 3,
             allow_private: true,
+            extra_roots: Vec::new(),
         }
     }
 

@@ -4,19 +4,18 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use http_body_util::Full;
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 
-use super::{
-    AGENT, Inner, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, classify, guard, signature,
-};
+use super::{AGENT, Inner, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, classify, signature};
 use crate::domain::callback_url::is_non_public;
 use crate::domain::{AttemptError, AttemptRecord, DeliveryId, FailureReason, Queued, Verdict};
 use crate::storage::{AttemptContext, AttemptReport};
 
 /// When the outbox cannot be read, the delivery is tried again after this long.
 const STORAGE_BACKOFF: Duration = Duration::from_secs(1);
-/// Bytes of a receiver's answer read (and discarded) so the connection can be reused.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Makes one attempt of `id`; `None` when there is nothing to record (the delivery is gone
 /// or no longer pending, or the outbox could not be read).
@@ -124,13 +123,11 @@ async fn send(
     };
     let msg_id = context.delivery.to_string();
     let timestamp = at.timestamp();
-    let mut request = inner
-        .client
-        .post(url.as_url().clone())
+    let mut request = Request::post(url.as_str())
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(USER_AGENT, AGENT)
+        .header(USER_AGENT, HeaderValue::from_static(AGENT))
         .header(WEBHOOK_ID, &msg_id)
-        .header(WEBHOOK_TIMESTAMP, timestamp.to_string());
+        .header(WEBHOOK_TIMESTAMP, timestamp);
     if let Some(secret) = &subscription.signing_secret {
         let Some(signed) = signature::sign(secret, &msg_id, timestamp, &body) else {
             tracing::error!(subscription_id = %subscription.id,
@@ -139,27 +136,21 @@ async fn send(
         };
         request = request.header(WEBHOOK_SIGNATURE, signed);
     }
+    let Ok(request) = request.body(Full::new(Bytes::from(body))) else {
+        // A stored callback URL that is not a valid request target (a damaged record).
+        return not_sent(at, FailureReason::Encoding, AttemptError::Encoding);
+    };
     let started = Instant::now();
-    let verdict = match request.body(body).send().await {
-        Ok(mut response) => {
-            let status = response.status();
-            record.status_code = Some(status.as_u16());
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
+    let verdict = match inner.client.send(request).await {
+        Ok(answer) => {
+            record.status_code = Some(answer.status.as_u16());
+            let retry_after = answer
+                .retry_after
+                .as_deref()
                 .and_then(|v| parse_retry_after(v, inner.clock.now()));
-            let mut read = 0;
-            while let Ok(Some(chunk)) = response.chunk().await {
-                read += chunk.len();
-                if read > MAX_ANSWER_BYTES {
-                    break;
-                }
-            }
-            classify(status, retry_after)
+            classify(answer.status, retry_after)
         }
-        Err(err) => {
-            let kind = error_kind(&err);
+        Err(kind) => {
             record.error = Some(kind);
             match kind {
                 AttemptError::AddressNotAllowed => {
@@ -173,18 +164,6 @@ async fn send(
     inner.metrics.attempt_took(elapsed);
     record.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     (verdict, record)
-}
-
-fn error_kind(err: &reqwest::Error) -> AttemptError {
-    if guard::refused_by_guard(err) {
-        AttemptError::AddressNotAllowed
-    } else if err.is_timeout() {
-        AttemptError::Timeout
-    } else if err.is_connect() {
-        AttemptError::Connect
-    } else {
-        AttemptError::Request
-    }
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

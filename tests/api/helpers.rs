@@ -247,6 +247,7 @@ pub struct TestAppBuilder {
     import_dir: Option<std::path::PathBuf>,
     upload_limit: u64,
     demo: bool,
+    callback_ca_file: Option<std::path::PathBuf>,
 }
 
 pub fn spawn_app_builder() -> TestAppBuilder {
@@ -269,6 +270,7 @@ pub fn spawn_app_builder() -> TestAppBuilder {
         import_dir: None,
         upload_limit: 100 << 20,
         demo: false,
+        callback_ca_file: None,
     }
 }
 
@@ -323,6 +325,12 @@ impl TestAppBuilder {
     /// Like `api_key`, revoked before the server starts.
     pub fn revoked_api_key(mut self, tenant: &str) -> Self {
         self.api_keys.push((tenant.into(), Vec::new(), true));
+        self
+    }
+
+    /// Roots trusted for `https` receivers beside the public web roots.
+    pub fn callback_ca_file(mut self, file: &std::path::Path) -> Self {
+        self.callback_ca_file = Some(file.to_path_buf());
         self
     }
 
@@ -427,6 +435,7 @@ impl TestAppBuilder {
             public_url: None,
             jwt_hs256_secret: Some(SECRET.parse().unwrap()),
             callback_allow_private: self.allow_private_callbacks,
+            callback_ca_file: self.callback_ca_file.clone(),
             retry_schedule: parse_schedule(&self.retry_schedule).unwrap(),
             delivery_timeout: parse_duration(&self.delivery_timeout).unwrap(),
             delivery_concurrency: 64,

@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod bad_inputs;
 mod callback_addresses;
+mod callback_client;
 mod cli;
 mod connector;
 mod crash;
