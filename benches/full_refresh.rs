@@ -9,9 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use insights_connector::config::{
-    Quotas, Settings, parse_duration, parse_rate_limit, parse_schedule,
-};
+use insights_connector::config::{Settings, parse_rate_limit};
 use insights_connector::domain::{CatalogKind, InstanceId, RefreshId};
 use insights_connector::engine::Value;
 use insights_connector::startup::{Application, Controls};
@@ -92,33 +90,11 @@ fn write_csv(dir: &Path, table: Table<impl Iterator<Item = Vec<Value>>>) -> u64 
 
 fn settings(data_dir: &Path, import_dir: &Path) -> Settings {
     Settings {
-        bind: "127.0.0.1:0".parse().expect("an address"),
-        data_dir: data_dir.to_path_buf(),
-        public_url: None,
         jwt_hs256_secret: Some(SECRET.parse().expect("a secret")),
-        callback_allow_private: false,
-        callback_ca_file: None,
-        retry_schedule: parse_schedule("5s").expect("a schedule"),
-        delivery_timeout: parse_duration("15s").expect("a duration"),
-        delivery_concurrency: 8,
-        delivery_concurrency_per_host: 8,
-        delivery_retention: parse_duration("7d").expect("a duration"),
-        callback_404_limit: 3,
         workers: 1,
-        jwks_url: None,
-        jwt_audience: Vec::new(),
-        jwt_issuer: Vec::new(),
-        allowed_tenants: Vec::new(),
-        jwks_refetch_interval: parse_duration("60s").expect("a duration"),
-        client_request_timeout: parse_duration("5s").expect("a duration"),
-        aad_client_id: None,
-        aad_resource_uri: None,
         rate_limit: parse_rate_limit("1000/60s").expect("a rate"),
-        report_rate_limit: parse_rate_limit("1000/60s").expect("a rate"),
         import_dir: Some(import_dir.to_path_buf()),
-        upload_limit: 100 << 20,
-        demo: false,
-        quotas: Quotas::default(),
+        ..Settings::defaults(data_dir).expect("the defaults")
     }
 }
 

@@ -198,6 +198,21 @@ pub struct Settings {
     pub quotas: Quotas,
 }
 
+impl Settings {
+    /// Every setting at its default, whatever the environment says, listening on a port the
+    /// system picks on loopback and keeping its data in `data_dir`: where a program that
+    /// embeds the service (the benchmarks, the tests) starts, before it sets what it needs.
+    pub fn defaults(data_dir: &std::path::Path) -> Result<Self, clap::Error> {
+        use clap::{Args, FromArgMatches};
+        let command = Self::augment_args(clap::Command::new("defaults"))
+            .mut_args(|arg| arg.env(None::<&str>));
+        let mut settings = Self::from_arg_matches(&command.try_get_matches_from(["defaults"])?)?;
+        settings.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.data_dir = data_dir.to_path_buf();
+        Ok(settings)
+    }
+}
+
 fn parse_upload_limit(raw: &str) -> Result<u64, String> {
     parse_size_within(raw, MAX_UPLOAD_LIMIT)
 }
@@ -306,6 +321,20 @@ fn named<T: 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Settings::defaults` gives the flags' defaults, with the loopback port and data dir.
+    #[test]
+    fn embedded_defaults_are_the_flags_defaults() {
+        let dir = std::path::Path::new("some-dir");
+        let settings = Settings::defaults(dir).expect("the defaults parse");
+        assert_eq!(settings.data_dir, dir);
+        assert_eq!(settings.bind, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(settings.delivery_concurrency_per_host, 128);
+        assert_eq!(settings.delivery_timeout, Duration::from_secs(15));
+        assert_eq!(settings.quotas.max_subscriptions, 10_000);
+        assert!(!settings.callback_allow_private);
+        assert!(settings.jwt_hs256_secret.is_none());
+    }
 
     #[test]
     fn the_default_schedule_has_seven_delays() {

@@ -11,9 +11,7 @@ mod receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use insights_connector::config::{
-    Quotas, Settings, parse_duration, parse_rate_limit, parse_schedule,
-};
+use insights_connector::config::{Quotas, Settings, parse_rate_limit, parse_schedule};
 use insights_connector::startup::Application;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -182,37 +180,18 @@ async fn fan_out(
 
 fn settings(dir: &std::path::Path) -> Settings {
     Settings {
-        bind: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.to_path_buf(),
-        public_url: None,
         jwt_hs256_secret: Some(SECRET.parse().expect("secret")),
         callback_allow_private: true,
-        callback_ca_file: None,
         retry_schedule: parse_schedule("1s").expect("schedule"),
-        delivery_timeout: parse_duration("15s").expect("timeout"),
-        delivery_concurrency: 256,
         delivery_concurrency_per_host: PER_HOST,
-        delivery_retention: parse_duration("7d").expect("retention"),
-        callback_404_limit: 3,
-        workers: 0,
-        jwks_url: None,
-        jwt_audience: Vec::new(),
-        jwt_issuer: Vec::new(),
-        allowed_tenants: Vec::new(),
-        jwks_refetch_interval: parse_duration("60s").expect("interval"),
-        client_request_timeout: parse_duration("5s").expect("timeout"),
-        aad_client_id: None,
-        aad_resource_uri: None,
         // The benchmark measures delivery, not the per-tenant limits.
         rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
         report_rate_limit: parse_rate_limit("100000000/60s").expect("limit"),
-        import_dir: None,
-        upload_limit: 100 << 20,
-        demo: false,
         quotas: Quotas {
             max_subscriptions: IDLE as u64 * 2,
             ..Quotas::default()
         },
+        ..Settings::defaults(dir).expect("the defaults")
     }
 }
 

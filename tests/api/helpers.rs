@@ -430,9 +430,6 @@ impl TestAppBuilder {
             }
         };
         let settings = Settings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data_dir.path().to_path_buf(),
-            public_url: None,
             jwt_hs256_secret: Some(SECRET.parse().unwrap()),
             callback_allow_private: self.allow_private_callbacks,
             callback_ca_file: self.callback_ca_file.clone(),
@@ -440,7 +437,6 @@ impl TestAppBuilder {
             delivery_timeout: parse_duration(&self.delivery_timeout).unwrap(),
             delivery_concurrency: 64,
             delivery_concurrency_per_host: self.per_host,
-            delivery_retention: parse_duration("7d").unwrap(),
             callback_404_limit: self.not_found_limit,
             workers: 2,
             jwks_url: self.jwks_url.map(|url| url.parse().unwrap()),
@@ -449,14 +445,13 @@ impl TestAppBuilder {
             allowed_tenants: list(&format!("{TENANT},{OTHER_TENANT},{DEMO_TENANT}")),
             jwks_refetch_interval: parse_duration(&self.jwks_refetch_interval).unwrap(),
             client_request_timeout: parse_duration(&self.client_request_timeout).unwrap(),
-            aad_client_id: None,
-            aad_resource_uri: None,
             rate_limit: parse_rate_limit(&self.rate_limit).unwrap(),
             report_rate_limit: parse_rate_limit(&self.report_rate_limit).unwrap(),
             import_dir: self.import_dir,
             upload_limit: self.upload_limit,
             demo: self.demo,
             quotas: self.quotas,
+            ..Settings::defaults(data_dir.path()).unwrap()
         };
         let controls = match &self.manual {
             Some(clock) => Controls {
