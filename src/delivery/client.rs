@@ -136,15 +136,8 @@ fn error_kind(err: &hyper_util::client::legacy::Error) -> AttemptError {
 
 /// Whether the failure was a connect timeout (the connector reports it as an I/O error).
 fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(err) = source {
-        if err
-            .downcast_ref::<std::io::Error>()
+    std::iter::successors(Some(err), |err| err.source()).any(|err| {
+        err.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    })
 }

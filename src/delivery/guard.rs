@@ -121,17 +121,12 @@ impl tower_service::Service<DnsName> for GuardedDns {
 
 /// Whether a request failed because the guard refused the address.
 pub fn refused_by_guard(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(err) = source {
-        if matches!(
+    std::iter::successors(Some(err), |err| err.source()).any(|err| {
+        matches!(
             err.downcast_ref::<GuardError>(),
             Some(GuardError::NonPublic(_))
-        ) {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+        )
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,15 @@ struct Inner<K, V> {
     generation: u64,
 }
 
+impl<K: Eq + Hash, V> Inner<K, V> {
+    fn insert(&mut self, key: K, value: Arc<V>) {
+        if self.map.len() >= CAPACITY {
+            self.map.clear();
+        }
+        self.map.insert(key, value);
+    }
+}
+
 impl<K: Eq + Hash, V> Default for Cache<K, V> {
     fn default() -> Self {
         Self {
@@ -43,34 +52,35 @@ impl<K: Eq + Hash, V> Cache<K, V> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(super) fn get(&self, key: &K) -> Option<Arc<V>> {
-        self.lock().map.get(key).cloned()
-    }
-
-    /// Taken before reading disk; `fill` with it.
-    pub(super) fn generation(&self) -> u64 {
-        self.lock().generation
-    }
-
-    pub(super) fn fill(&self, key: K, value: Arc<V>, generation: u64) {
-        let mut inner = self.lock();
-        if inner.generation != generation {
-            return;
+    /// The cached value, or `read`'s (from disk), which fills the cache unless something
+    /// was invalidated while it read: then the value may be older than disk.
+    pub(super) fn read_through<E>(
+        &self,
+        key: K,
+        read: impl FnOnce() -> Result<Option<V>, E>,
+    ) -> Result<Option<Arc<V>>, E> {
+        let generation = {
+            let inner = self.lock();
+            if let Some(found) = inner.map.get(&key) {
+                return Ok(Some(Arc::clone(found)));
+            }
+            inner.generation
+        };
+        let found = read()?.map(Arc::new);
+        if let Some(found) = &found {
+            let mut inner = self.lock();
+            if inner.generation == generation {
+                inner.insert(key, Arc::clone(found));
+            }
         }
-        if inner.map.len() >= CAPACITY {
-            inner.map.clear();
-        }
-        inner.map.insert(key, value);
+        Ok(found)
     }
 
     /// Puts the value the writer just committed: no read in flight may fill an older one.
     pub(super) fn put(&self, key: K, value: Arc<V>) {
         let mut inner = self.lock();
         inner.generation += 1;
-        if inner.map.len() >= CAPACITY {
-            inner.map.clear();
-        }
-        inner.map.insert(key, value);
+        inner.insert(key, value);
     }
 
     pub(super) fn invalidate(&self, key: &K) {

@@ -14,7 +14,10 @@ use chrono::{DateTime, Utc};
 use super::cache::Caches;
 use super::codec::{Fanout, Progress, StoredState, Target};
 use super::db::{Db, T, WriteSet};
-use super::subscriptions::{put_tenant_counts, stage_unsubscribe, subscription, tenant_counts};
+use super::reports::cached_event;
+use super::subscriptions::{
+    cached_subscription, put_tenant_counts, stage_unsubscribe, subscription, tenant_counts,
+};
 use super::{Limits, Result, StorageError, Store, keys};
 use crate::domain::{
     AttemptRecord, Delivery, DeliveryId, DeliveryState, DeliveryStatus, Event, EventId,
@@ -173,41 +176,32 @@ impl<'a> Outbox<'a> {
     }
 
     fn fanout(&self, event: EventId) -> Result<Option<Arc<Fanout>>> {
-        let cache = &self.caches.fanouts;
-        if let Some(found) = cache.get(&event) {
-            return Ok(Some(found));
-        }
-        let generation = cache.generation();
-        let found = read_fanout(self.db, event)?.map(Arc::new);
-        if let Some(found) = &found {
-            cache.fill(event, Arc::clone(found), generation);
-        }
-        Ok(found)
+        self.caches
+            .fanouts
+            .read_through(event, || read_fanout(self.db, event))
     }
 
     /// The event whose id starts with `prefix` (unique among stored events).
     fn event_of_prefix(&self, prefix: [u8; 12]) -> Result<Option<EventId>> {
-        let cache = &self.caches.prefixes;
-        if let Some(event) = cache.get(&prefix) {
-            return Ok(Some(*event));
-        }
-        let generation = cache.generation();
-        let Some(key) = self
-            .db
-            .tree(T::EventidFanout)
-            .scan_prefix(prefix)
-            .keys()
-            .next()
-            .transpose()?
-        else {
-            return Ok(None);
-        };
-        let event = EventId(keys::trailing_uuid(&key).ok_or(StorageError::Corrupt {
-            tree: T::EventidFanout.name(),
-            detail: "a key that is not an event id".into(),
-        })?);
-        cache.fill(prefix, Arc::new(event), generation);
-        Ok(Some(event))
+        let found = self.caches.prefixes.read_through(prefix, || {
+            let key = self
+                .db
+                .tree(T::EventidFanout)
+                .scan_prefix(prefix)
+                .keys()
+                .next()
+                .transpose()?;
+            key.map(|key| {
+                keys::trailing_uuid(&key)
+                    .map(EventId)
+                    .ok_or(StorageError::Corrupt {
+                        tree: T::EventidFanout.name(),
+                        detail: "a key that is not an event id".into(),
+                    })
+            })
+            .transpose()
+        })?;
+        Ok(found.as_deref().copied())
     }
 
     /// The event, target index and fan-out record of a delivery.
@@ -617,10 +611,10 @@ impl Store {
         Ok(Some(AttemptContext {
             delivery: id,
             event_id,
-            event: self.event(event_id)?,
+            event: cached_event(&db, &self.caches, event_id)?,
             index,
             subscription_id: target.subscription_id,
-            subscription: self.subscription(target.subscription_id)?,
+            subscription: cached_subscription(&db, &self.caches, target.subscription_id)?,
             host: target.host.clone(),
             state,
         }))

@@ -258,21 +258,20 @@ pub(super) fn prune_idempotency(
     Ok(pruned)
 }
 
+/// An event through the cache deliveries share (an event never changes once stored).
+pub(super) fn cached_event(
+    db: &Db,
+    caches: &Caches,
+    id: EventId,
+) -> Result<Option<Arc<crate::domain::Event>>> {
+    caches
+        .events
+        .read_through(id, || db.get_json(T::EventidEvent, id.as_bytes()))
+}
+
 impl Store {
     /// An event, from the cache that deliveries share.
     pub fn event(&self, id: EventId) -> Result<Option<Arc<crate::domain::Event>>> {
-        let db = self.db()?;
-        let cache = &self.caches.events;
-        if let Some(found) = cache.get(&id) {
-            return Ok(Some(found));
-        }
-        let generation = cache.generation();
-        let found = db
-            .get_json::<crate::domain::Event>(T::EventidEvent, id.as_bytes())?
-            .map(Arc::new);
-        if let Some(found) = &found {
-            cache.fill(id, Arc::clone(found), generation);
-        }
-        Ok(found)
+        cached_event(&*self.db()?, &self.caches, id)
     }
 }

@@ -136,16 +136,9 @@ pub(super) fn cached_subscription(
     caches: &Caches,
     id: SubscriptionId,
 ) -> Result<Option<Arc<Subscription>>> {
-    let cache = &caches.subscriptions;
-    if let Some(found) = cache.get(&id) {
-        return Ok(Some(found));
-    }
-    let generation = cache.generation();
-    let found = subscription(db, id)?.map(Arc::new);
-    if let Some(found) = &found {
-        cache.fill(id, Arc::clone(found), generation);
-    }
-    Ok(found)
+    caches
+        .subscriptions
+        .read_through(id, || subscription(db, id))
 }
 
 fn subscriptions_of(
